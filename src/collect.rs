@@ -1,0 +1,245 @@
+//! Stage 4, **collect**: from the extracted documents, work out URLs, agencies, browse
+//! groupings and sort orders. Cheap metadata only — no bodies — so it holds at a million
+//! documents.
+//!
+//! Invariants: every document gets a URL unique in the site (a clash is resolved with a
+//! numeric suffix and a warning); identical originals (same SHA-256) are published once;
+//! every ordering is total (ties broken by source path), so output never depends on the
+//! order threads finished in.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::discover::AgencyFolder;
+use crate::document::Document;
+use crate::slug::slugify;
+
+/// Slugs a document may not take, because the agency's listing pages use them.
+const RESERVED_IN_AGENCY: &[&str] = &["page", "oldest", "title", "feed"];
+
+/// One agency with its documents.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Agency {
+    /// URL slug.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Kind of agency.
+    pub kind: Option<String>,
+    /// State or region.
+    pub state: Option<String>,
+    /// Its public web site.
+    pub website: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Its documents' ids, newest first.
+    pub newest: Vec<usize>,
+}
+
+/// A browse grouping (a tag, a year, a kind).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Term {
+    /// Display name.
+    pub name: String,
+    /// URL slug.
+    pub slug: String,
+    /// Document ids, newest first.
+    pub docs: Vec<usize>,
+}
+
+/// The whole site's structure.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Collection {
+    /// Agencies by slug order.
+    pub agencies: Vec<Agency>,
+    /// Tags, by slug.
+    pub tags: Vec<Term>,
+    /// Years, newest first.
+    pub years: Vec<Term>,
+    /// Kinds, by name.
+    pub kinds: Vec<Term>,
+    /// All document ids, newest first.
+    pub newest: Vec<usize>,
+    /// For each document id: identical files elsewhere (other document ids).
+    pub duplicates: HashMap<usize, Vec<usize>>,
+}
+
+/// Assigns slugs and URLs (with warnings for clashes) and publishes each distinct original
+/// once. `docs` must be in id order.
+pub fn assign_urls(docs: &mut [Document]) {
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    for doc in docs.iter_mut() {
+        let base = match &doc.slug {
+            slug if !slug.is_empty() => slugify(slug),
+            _ => default_slug(doc),
+        };
+        let base = if RESERVED_IN_AGENCY.contains(&base.as_str()) {
+            format!("{base}-doc")
+        } else {
+            base
+        };
+        let mut slug = base.clone();
+        let mut n = 2;
+        while taken.contains_key(&format!("{}/{slug}", doc.agency())) {
+            slug = format!("{base}-{n}");
+            n += 1;
+        }
+        if slug != base {
+            let first = taken[&format!("{}/{base}", doc.agency())];
+            doc.warnings.push(format!(
+                "URL {}/{base}/ is taken by document #{first}: published at {}/{slug}/ instead",
+                doc.agency(),
+                doc.agency()
+            ));
+        }
+        taken.insert(format!("{}/{slug}", doc.agency()), doc.id);
+        doc.url = format!("{}/{slug}/", doc.agency());
+        doc.slug = slug;
+    }
+    // Identical originals are stored once, beside the first page (in path order) that has one.
+    let mut first_with_hash: HashMap<String, String> = HashMap::new();
+    for doc in docs.iter_mut() {
+        let url = first_with_hash
+            .entry(doc.sha256.clone())
+            .or_insert_with(|| format!("{}{}", doc.url, original_file_name(doc)))
+            .clone();
+        doc.original_url = Some(url);
+    }
+}
+
+/// `bulletins/2020/protest.md` → `bulletins-2020-protest`; other formats keep their
+/// extension (`report.pdf` → `report-pdf`) so `report.md` and `report.pdf` do not clash.
+fn default_slug(doc: &Document) -> String {
+    let path = doc.source.path_in_agency();
+    let stem = if doc.kind == "markdown" {
+        path.rsplit_once('.').map_or(path, |(stem, _)| stem)
+    } else {
+        path
+    };
+    slugify(stem)
+}
+
+/// The published original's file name: ASCII and URL-safe, extension kept.
+pub fn original_file_name(doc: &Document) -> String {
+    let name = doc.source.file_name();
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => {
+            format!("{}.{}", slugify(stem), slugify(ext))
+        }
+        _ => slugify(name),
+    }
+}
+
+/// Groups documents into agencies and browse terms.
+pub fn collect(docs: &[Document], folders: &[AgencyFolder]) -> Collection {
+    let mut newest: Vec<usize> = (0..docs.len()).collect();
+    newest.sort_by(|&a, &b| Document::newest_first(&docs[a], &docs[b]));
+
+    let mut by_agency: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut tags: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
+    let mut years: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+    let mut kinds: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for &id in &newest {
+        let doc = &docs[id];
+        by_agency.entry(doc.agency()).or_default().push(id);
+        for tag in &doc.tags {
+            let entry = tags
+                .entry(slugify(tag))
+                .or_insert_with(|| (tag.clone(), Vec::new()));
+            if entry.1.last() != Some(&id) {
+                entry.1.push(id);
+            }
+        }
+        if let Some(date) = doc.date {
+            years.entry(date.year()).or_default().push(id);
+        }
+        kinds.entry(doc.kind).or_default().push(id);
+    }
+
+    let agencies = folders
+        .iter()
+        .map(|folder| Agency {
+            slug: folder.slug.clone(),
+            name: folder
+                .meta
+                .name
+                .clone()
+                .unwrap_or_else(|| folder_to_name(&folder.folder)),
+            kind: folder.meta.kind.clone(),
+            state: folder.meta.state.clone(),
+            website: folder.meta.url.clone(),
+            description: folder.meta.description.clone(),
+            newest: by_agency.remove(folder.slug.as_str()).unwrap_or_default(),
+        })
+        .collect();
+
+    let mut by_hash: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for doc in docs {
+        by_hash.entry(&doc.sha256).or_default().push(doc.id);
+    }
+    let mut duplicates = HashMap::new();
+    for ids in by_hash.values().filter(|ids| ids.len() > 1) {
+        for &id in ids {
+            duplicates.insert(id, ids.iter().copied().filter(|&o| o != id).collect());
+        }
+    }
+
+    Collection {
+        agencies,
+        tags: tags
+            .into_iter()
+            .map(|(slug, (name, docs))| Term { name, slug, docs })
+            .collect(),
+        years: years
+            .into_iter()
+            .rev()
+            .map(|(year, docs)| Term {
+                name: year.to_string(),
+                slug: year.to_string(),
+                docs,
+            })
+            .collect(),
+        kinds: kinds
+            .into_iter()
+            .map(|(kind, docs)| Term {
+                name: kind.to_owned(),
+                slug: slugify(kind),
+                docs,
+            })
+            .collect(),
+        newest,
+        duplicates,
+    }
+}
+
+/// `metro-transit-police` → `Metro Transit Police`.
+fn folder_to_name(folder: &str) -> String {
+    folder
+        .split(['-', '_', ' '])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::folder_to_name;
+
+    #[test]
+    fn folder_names_become_titles() {
+        assert_eq!(
+            folder_to_name("metro-transit-police"),
+            "Metro Transit Police"
+        );
+        assert_eq!(folder_to_name("NCRIC_2020"), "NCRIC 2020");
+    }
+}

@@ -1,0 +1,167 @@
+//! Dates as leaks write them: ISO 8601, RFC 3339, RFC 2822 (mail), and US database exports
+//! (`05/31/20 00:00:00`, `6/1/2020 3:04:05 PM`). Times without a zone are taken as written.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use serde::Serialize;
+
+/// A document date, with a note of whether the source gave a time of day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DocDate {
+    /// The moment, in the source's own (unknown) zone; UTC when the source gave a zone.
+    pub datetime: NaiveDateTime,
+    /// Whether the source gave a time of day, so it is worth showing.
+    pub has_time: bool,
+}
+
+/// A date ready for templates.
+#[derive(Debug, Clone, Serialize)]
+pub struct DateView {
+    /// `2020-05-31`
+    pub iso: String,
+    /// `31 May 2020`, or `31 May 2020, 14:30` when the source gave a time.
+    pub display: String,
+    /// `2020-05-31T14:30:00Z`, for feeds and `<time datetime>`.
+    pub rfc3339: String,
+    /// The year, for browse-by-year links.
+    pub year: i32,
+}
+
+impl DocDate {
+    /// Parses any of the formats leakpress accepts; `None` when the text is not a date.
+    pub fn parse(text: &str) -> Option<DocDate> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+            return Some(DocDate::with_time(dt.naive_utc()));
+        }
+        if let Ok(dt) = DateTime::parse_from_rfc2822(text) {
+            return Some(DocDate::with_time(dt.naive_utc()));
+        }
+        const DATE_TIME_FORMATS: &[&str] = &[
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M",
+            "%m/%d/%Y %I:%M:%S %p",
+            "%m/%d/%Y %I:%M %p",
+            "%m/%d/%Y %H:%M:%S",
+            "%m/%d/%Y %H:%M",
+        ];
+        // `%Y` also takes `20` as the year 20; such text is a two-digit year, handled below.
+        let plausible = |year: i32| year >= 1000;
+        for format in DATE_TIME_FORMATS {
+            if let Ok(dt) = NaiveDateTime::parse_from_str(text, format) {
+                if plausible(chrono::Datelike::year(&dt)) {
+                    return Some(DocDate::with_time(dt));
+                }
+            }
+        }
+        const DATE_FORMATS: &[&str] =
+            &["%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d %B %Y", "%B %d, %Y"];
+        for format in DATE_FORMATS {
+            if let Ok(date) = NaiveDate::parse_from_str(text, format) {
+                if plausible(chrono::Datelike::year(&date)) {
+                    return Some(DocDate::day(date));
+                }
+            }
+        }
+        // Two-digit years (`05/31/20 00:00:00`): chrono's %y maps 00–68 to 2000s, 69–99 to 1900s,
+        // which suits records from database exports of the 1990s–2020s.
+        const SHORT_YEAR_FORMATS: &[&str] = &[
+            "%m/%d/%y %I:%M:%S %p",
+            "%m/%d/%y %I:%M %p",
+            "%m/%d/%y %H:%M:%S",
+            "%m/%d/%y %H:%M",
+        ];
+        for format in SHORT_YEAR_FORMATS {
+            if let Ok(dt) = NaiveDateTime::parse_from_str(text, format) {
+                return Some(DocDate::with_time(dt));
+            }
+        }
+        if let Ok(date) = NaiveDate::parse_from_str(text, "%m/%d/%y") {
+            return Some(DocDate::day(date));
+        }
+        None
+    }
+
+    /// A date-and-time; midnight exactly (as database exports write dates) counts as no time.
+    fn with_time(datetime: NaiveDateTime) -> DocDate {
+        let has_time = datetime.time() != NaiveTime::MIN;
+        DocDate { datetime, has_time }
+    }
+
+    /// A calendar day with no time of day.
+    pub fn day(date: NaiveDate) -> DocDate {
+        DocDate {
+            datetime: date.and_time(NaiveTime::MIN),
+            has_time: false,
+        }
+    }
+
+    /// The year.
+    pub fn year(&self) -> i32 {
+        chrono::Datelike::year(&self.datetime)
+    }
+
+    /// The forms templates need.
+    pub fn view(&self) -> DateView {
+        let display = if self.has_time {
+            format!(
+                "{}, {:02}:{:02}",
+                self.datetime.format("%-d %B %Y"),
+                self.datetime.hour(),
+                self.datetime.minute()
+            )
+        } else {
+            self.datetime.format("%-d %B %Y").to_string()
+        };
+        DateView {
+            iso: self.datetime.format("%Y-%m-%d").to_string(),
+            display,
+            rfc3339: self.datetime.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            year: self.year(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iso(text: &str) -> String {
+        let date = DocDate::parse(text).unwrap_or_else(|| panic!("{text:?} did not parse"));
+        date.datetime.format("%Y-%m-%d %H:%M:%S").to_string()
+    }
+
+    #[test]
+    fn parses_the_formats_leaks_use() {
+        assert_eq!(iso("2020-05-31"), "2020-05-31 00:00:00");
+        assert_eq!(iso("2020-06-01T14:30:00Z"), "2020-06-01 14:30:00");
+        assert_eq!(iso("2020-06-01T14:30:00-05:00"), "2020-06-01 19:30:00");
+        assert_eq!(iso("2020-06-01 14:30"), "2020-06-01 14:30:00");
+        assert_eq!(iso("05/31/20 00:00:00"), "2020-05-31 00:00:00");
+        assert_eq!(iso("6/1/2020 3:04:05 PM"), "2020-06-01 15:04:05");
+        assert_eq!(iso("Mon, 1 Jun 2020 09:15:00 +0000"), "2020-06-01 09:15:00");
+    }
+
+    #[test]
+    fn rejects_non_dates() {
+        assert!(DocDate::parse("last Tuesday").is_none());
+        assert!(DocDate::parse("2020-13-45").is_none());
+        assert!(DocDate::parse("").is_none());
+    }
+
+    #[test]
+    fn shows_time_only_when_given() {
+        assert_eq!(
+            DocDate::parse("2020-05-31").unwrap().view().display,
+            "31 May 2020"
+        );
+        assert_eq!(
+            DocDate::parse("2020-05-31 14:05").unwrap().view().display,
+            "31 May 2020, 14:05"
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! Markdown with optional YAML front matter (`---` … `---`): GFM tables, footnotes,
+//! strikethrough, task lists, heading anchors. Raw HTML inside Markdown is leaked markup like
+//! any other and is sanitized.
+
+use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+
+use super::metadata::Metadata;
+use super::text::decode_text;
+use super::{ExtractContext, Extracted, Extractor};
+use crate::discover::SourceFile;
+use crate::slug::slugify;
+
+/// Renders `.md` and `.markdown` files.
+pub(super) struct MarkdownExtractor;
+
+impl Extractor for MarkdownExtractor {
+    fn name(&self) -> &'static str {
+        "markdown"
+    }
+
+    fn handles(&self, source: &SourceFile) -> bool {
+        matches!(source.extension.as_str(), "md" | "markdown")
+    }
+
+    fn extract(&self, ctx: &ExtractContext<'_>) -> crate::Result<Extracted> {
+        let decoded = decode_text(ctx.bytes);
+        let mut extracted = Extracted::default();
+        if let Some(warning) = decoded.warning() {
+            extracted.warnings.push(warning);
+        }
+        let (front, body) = split_front_matter(&decoded.text);
+        match front {
+            FrontMatter::None => {}
+            FrontMatter::Unclosed => extracted
+                .warnings
+                .push("front matter starts with `---` but is never closed: shown as text".into()),
+            FrontMatter::Yaml(yaml) => match Metadata::from_yaml(yaml) {
+                Ok((meta, warnings)) => {
+                    extracted.meta = meta;
+                    extracted
+                        .warnings
+                        .extend(warnings.into_iter().map(|w| format!("front matter: {w}")));
+                }
+                Err(err) => extracted
+                    .warnings
+                    .push(format!("front matter is not valid YAML ({err}): ignored")),
+            },
+        }
+        let rendered = render(body);
+        if extracted.meta.title.is_none() {
+            extracted.meta.title = rendered.first_heading;
+        }
+        let safe = crate::sanitize::sanitize_html(&rendered.html);
+        if safe.blocked_remote > 0 {
+            extracted.warnings.push(format!(
+                "{} remote image(s) replaced by a placeholder",
+                safe.blocked_remote
+            ));
+        }
+        extracted.body_html = safe.html;
+        extracted.text = rendered.text;
+        Ok(extracted)
+    }
+}
+
+enum FrontMatter<'a> {
+    None,
+    Unclosed,
+    Yaml(&'a str),
+}
+
+/// Splits `---\n<yaml>\n---\n<body>`; the closing line may also be `...`.
+fn split_front_matter(text: &str) -> (FrontMatter<'_>, &str) {
+    let Some(rest) = text
+        .strip_prefix("---\n")
+        .or_else(|| text.strip_prefix("---\r\n"))
+    else {
+        return (FrontMatter::None, text);
+    };
+    let mut offset = 0;
+    for line in rest.split_inclusive('\n') {
+        let trimmed = line.trim_end();
+        if trimmed == "---" || trimmed == "..." {
+            let yaml = &rest[..offset];
+            return (FrontMatter::Yaml(yaml), &rest[offset + line.len()..]);
+        }
+        offset += line.len();
+    }
+    (FrontMatter::Unclosed, text)
+}
+
+struct Rendered {
+    html: String,
+    text: String,
+    first_heading: Option<String>,
+}
+
+fn render(markdown: &str) -> Rendered {
+    let options = Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_HEADING_ATTRIBUTES;
+    let events: Vec<Event<'_>> = Parser::new_ext(markdown, options).collect();
+
+    // Headings get stable, unique ids from their text, so sections can be linked.
+    let mut events = events;
+    let mut text = String::with_capacity(markdown.len());
+    let mut first_heading = None;
+    let mut used_ids: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < events.len() {
+        match &events[i] {
+            Event::Start(Tag::Heading { level, id, .. }) => {
+                let level = *level;
+                let has_id = id.is_some();
+                let mut heading_text = String::new();
+                let mut j = i + 1;
+                while j < events.len() && !matches!(events[j], Event::End(TagEnd::Heading(_))) {
+                    if let Event::Text(t) | Event::Code(t) = &events[j] {
+                        heading_text.push_str(t);
+                    }
+                    j += 1;
+                }
+                if level == HeadingLevel::H1 && first_heading.is_none() && !heading_text.is_empty()
+                {
+                    first_heading = Some(heading_text.trim().to_owned());
+                }
+                if !has_id {
+                    let base = slugify(&heading_text);
+                    let mut candidate = base.clone();
+                    let mut n = 2;
+                    while used_ids.contains(&candidate) {
+                        candidate = format!("{base}-{n}");
+                        n += 1;
+                    }
+                    used_ids.push(candidate.clone());
+                    if let Event::Start(Tag::Heading { id, .. }) = &mut events[i] {
+                        *id = Some(CowStr::from(candidate));
+                    }
+                }
+            }
+            Event::Text(t) | Event::Code(t) => text.push_str(t),
+            Event::SoftBreak | Event::HardBreak => text.push(' '),
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::TableCell,
+            ) => text.push('\n'),
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut html = String::with_capacity(markdown.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, events.into_iter());
+    Rendered {
+        html,
+        text,
+        first_heading,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn front_matter_is_split_off() {
+        let (front, body) = split_front_matter("---\ntitle: A\n---\n# Body\n");
+        assert!(matches!(front, FrontMatter::Yaml("title: A\n")));
+        assert_eq!(body, "# Body\n");
+        assert!(matches!(
+            split_front_matter("---\ntitle: A\n").0,
+            FrontMatter::Unclosed
+        ));
+        assert!(matches!(
+            split_front_matter("# Just text").0,
+            FrontMatter::None
+        ));
+    }
+
+    #[test]
+    fn renders_gfm_with_heading_anchors() {
+        let out = render(
+            "# Title\n\n## Part\n\n## Part\n\n|a|b|\n|-|-|\n|1|2|\n\n- [x] done\n\nx[^1]\n\n[^1]: note\n\n~~gone~~",
+        );
+        assert_eq!(out.first_heading.as_deref(), Some("Title"));
+        assert!(out.html.contains(r#"<h2 id="part">"#), "{}", out.html);
+        assert!(out.html.contains(r#"<h2 id="part-2">"#), "{}", out.html);
+        assert!(out.html.contains("<table>"));
+        assert!(out.html.contains("<del>gone</del>"));
+        assert!(out.html.contains("checkbox"));
+        assert!(out.text.contains("Title\n"));
+    }
+}

@@ -1,0 +1,172 @@
+//! Stage 2, **extract**: each [`SourceFile`] becomes an [`Extracted`] — metadata, a safe HTML
+//! body, plain text for search, and any derived files (thumbnails, mail attachments).
+//!
+//! One [`Extractor`] per format, registered in [`registry`]; the first that handles a file wins,
+//! and [`other::OtherExtractor`] handles everything, so no file is without a page.
+//! An extractor's error or panic becomes a warning and the file falls back to the `other`
+//! format: one bad file never costs the build, nor another file's output.
+//!
+//! Invariant: `body_html` is safe to embed in a page as is. Extractors either generate it from
+//! escaped text or pass leaked markup through [`crate::sanitize`].
+
+mod markdown;
+mod metadata;
+mod other;
+mod text;
+
+use std::panic::AssertUnwindSafe;
+
+use crate::config::Config;
+use crate::discover::SourceFile;
+
+pub use metadata::Metadata;
+
+/// Files larger than this are not read for text; they are published as files only.
+pub const MAX_EXTRACT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What an extractor gets for one file.
+#[non_exhaustive]
+pub struct ExtractContext<'a> {
+    /// The file.
+    pub source: &'a SourceFile,
+    /// Its whole content (files over [`MAX_EXTRACT_BYTES`] never reach a content extractor).
+    pub bytes: &'a [u8],
+    /// Metadata from its sidecar, if any; it overrides what the extractor finds.
+    pub sidecar: Option<&'a Metadata>,
+    /// The site configuration.
+    pub config: &'a Config,
+}
+
+/// A file the extractor made that is published beside the document page.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DerivedFile {
+    /// File name inside the page's folder (ASCII, safe in a URL).
+    pub name: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// One format's view of one file.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Extracted {
+    /// Title, date, tags, summary and other keys the format found.
+    pub meta: Metadata,
+    /// The page body. Must be safe HTML (see the module doc).
+    pub body_html: String,
+    /// Plain text for the search index and excerpts.
+    pub text: String,
+    /// Format-specific facts shown on the page (`Pages: 12`, `Encoding: windows-1252`).
+    pub facts: Vec<(String, String)>,
+    /// Files to publish beside the page.
+    pub derived: Vec<DerivedFile>,
+    /// Problems worth reporting; the document is still published.
+    pub warnings: Vec<String>,
+}
+
+/// One input format.
+pub trait Extractor: Send + Sync {
+    /// The format's name, shown to readers as the document kind (`markdown`, `pdf`, …).
+    fn name(&self) -> &'static str;
+    /// Whether this extractor takes the file (normally decided by its extension).
+    fn handles(&self, source: &SourceFile) -> bool;
+    /// Turns the file into a document.
+    fn extract(&self, ctx: &ExtractContext<'_>) -> crate::Result<Extracted>;
+}
+
+/// Every format, most specific first. Adding a format means adding a line here.
+pub fn registry() -> Vec<Box<dyn Extractor>> {
+    vec![
+        Box::new(markdown::MarkdownExtractor),
+        Box::new(text::TextExtractor),
+        Box::new(other::OtherExtractor),
+    ]
+}
+
+/// The result of running the registry over one file.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Outcome {
+    /// The format that produced the document.
+    pub kind: &'static str,
+    /// What it produced.
+    pub extracted: Extracted,
+}
+
+/// Picks the extractor for `ctx.source` and runs it, falling back to the `other` format on
+/// error or panic, with a warning that says so.
+pub fn run(extractors: &[Box<dyn Extractor>], ctx: &ExtractContext<'_>) -> Outcome {
+    let too_big = ctx.source.size > MAX_EXTRACT_BYTES;
+    let chosen = extractors
+        .iter()
+        .find(|e| !too_big && e.handles(ctx.source))
+        .map(|e| e.as_ref());
+    let mut warnings = Vec::new();
+    if too_big {
+        warnings.push(format!(
+            "larger than {} MiB: published as a file without extracting its text",
+            MAX_EXTRACT_BYTES / (1024 * 1024)
+        ));
+    }
+    if let Some(extractor) = chosen {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| extractor.extract(ctx))) {
+            Ok(Ok(mut extracted)) => {
+                warnings.append(&mut extracted.warnings);
+                extracted.warnings = warnings;
+                if let Some(sidecar) = ctx.sidecar {
+                    extracted.meta.merge_from(sidecar);
+                }
+                return Outcome {
+                    kind: extractor.name(),
+                    extracted,
+                };
+            }
+            Ok(Err(err)) => warnings.push(format!(
+                "{} extraction failed ({err}): published as a plain file",
+                extractor.name()
+            )),
+            Err(panic) => warnings.push(format!(
+                "{} extraction crashed ({}): published as a plain file",
+                extractor.name(),
+                panic_message(&panic)
+            )),
+        }
+    }
+    let mut extracted = other::describe(ctx);
+    warnings.append(&mut extracted.warnings);
+    extracted.warnings = warnings;
+    if let Some(sidecar) = ctx.sidecar {
+        extracted.meta.merge_from(sidecar);
+    }
+    Outcome {
+        kind: other::OtherExtractor.name(),
+        extracted,
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_owned()
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,390 @@
+//! The `leakpress` command line: a thin layer over the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use leakpress::{BuildOptions, Output, ProgressEvent, Report};
+
+#[derive(Parser)]
+#[command(
+    name = "leakpress",
+    version,
+    about = "Turn a leaked-document dump into a static archive"
+)]
+struct Cli {
+    /// The archive root (the folder holding leakpress.yaml and content/).
+    #[arg(long, global = true, default_value = ".")]
+    root: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the site into public/ (or --out).
+    Build {
+        #[command(flatten)]
+        build: BuildArgs,
+    },
+    /// Validate content and config without writing anything.
+    Check {
+        /// Exit non-zero when there are warnings.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Check a built site against its MANIFEST.sha256.
+    Verify {
+        /// The published folder.
+        dir: PathBuf,
+    },
+    /// Create a new archive skeleton that builds.
+    Init {
+        /// Where to create it.
+        dir: PathBuf,
+    },
+    /// Build, serve on 127.0.0.1 and rebuild when content changes.
+    Serve {
+        #[command(flatten)]
+        build: BuildArgs,
+        /// Port to listen on.
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+    },
+}
+
+#[derive(clap::Args)]
+struct BuildArgs {
+    /// Links end in index.html, so the site works opened from disk.
+    #[arg(long)]
+    offline: bool,
+    /// Output folder (default: public/ under the root).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Exit non-zero when there are warnings.
+    #[arg(long)]
+    strict: bool,
+    /// Print the time each stage took.
+    #[arg(long)]
+    timings: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Build { build } => {
+            let options = build_options(&cli.root, &build);
+            let report = build_once(&options, &build)?;
+            Ok(strict_exit(&report, build.strict))
+        }
+        Command::Check { strict } => {
+            let mut options = BuildOptions::new(&cli.root);
+            options.dry_run = true;
+            let started = Instant::now();
+            let report =
+                leakpress::build(&options, &Output::discard(), &|_| {}).context("check failed")?;
+            print_warnings(&report);
+            println!(
+                "Checked {} documents in {} agencies: {} warnings, {:.2} s (nothing written)",
+                report.summary.documents,
+                report.summary.agencies,
+                report.warnings.len(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(strict_exit(&report, strict))
+        }
+        Command::Verify { dir } => {
+            let result = leakpress::manifest::verify(&dir)
+                .with_context(|| format!("cannot verify {}", dir.display()))?;
+            for path in &result.missing {
+                println!("missing  {path}");
+            }
+            for path in &result.changed {
+                println!("changed  {path}");
+            }
+            for path in &result.extra {
+                println!("extra    {path}");
+            }
+            println!(
+                "{} files match; {} missing, {} changed, {} extra",
+                result.ok,
+                result.missing.len(),
+                result.changed.len(),
+                result.extra.len()
+            );
+            Ok(if result.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Init { dir } => {
+            init(&dir)?;
+            println!(
+                "Created an archive in {0}. Build it with: leakpress --root {0} build",
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { build, port } => serve(&cli.root, &build, port),
+    }
+}
+
+fn build_options(root: &Path, args: &BuildArgs) -> BuildOptions {
+    let mut options = BuildOptions::new(root);
+    options.offline = args.offline;
+    options.jobs = args.jobs;
+    if let Some(out) = &args.out {
+        options.out_dir = out.clone();
+    }
+    options
+}
+
+fn build_once(options: &BuildOptions, args: &BuildArgs) -> Result<Report> {
+    let started = Instant::now();
+    let out = Output::disk(&options.out_dir)?;
+    let bar = if console_is_terminal() {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let progress = |event: ProgressEvent| {
+        if let Some(bar) = &bar {
+            match event {
+                ProgressEvent::Extracting(n) => {
+                    bar.set_message("extract");
+                    bar.set_length(n as u64);
+                    bar.set_position(0);
+                }
+                ProgressEvent::Rendering(n) => {
+                    bar.set_message("render");
+                    bar.set_length(n as u64);
+                    bar.set_position(0);
+                }
+                ProgressEvent::Extracted | ProgressEvent::Rendered => bar.inc(1),
+                _ => {}
+            }
+        }
+    };
+    let report = leakpress::build(options, &out, &progress).context("build failed")?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report_path = options.report_path();
+    std::fs::write(&report_path, report.to_json())
+        .with_context(|| format!("cannot write {}", report_path.display()))?;
+    print_warnings(&report);
+    if args.timings {
+        for (stage, seconds) in &report.summary.timings {
+            eprintln!("  {stage:<10} {seconds:>8.3} s");
+        }
+    }
+    let kinds = report
+        .summary
+        .documents_by_kind
+        .iter()
+        .map(|(kind, n)| format!("{kind} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "Built {} documents ({kinds}) in {} agencies: {} pages, {} warnings, {:.2} s → {}",
+        report.summary.documents,
+        report.summary.agencies,
+        report.summary.pages,
+        report.warnings.len(),
+        started.elapsed().as_secs_f64(),
+        options.out_dir.display()
+    );
+    println!(
+        "Open {} in a browser{}; the full report is {}",
+        options.out_dir.join("index.html").display(),
+        if options.offline {
+            ""
+        } else {
+            " (or run `leakpress serve`)"
+        },
+        report_path.display()
+    );
+    Ok(report)
+}
+
+fn print_warnings(report: &Report) {
+    const SHOWN: usize = 20;
+    for warning in report.warnings.iter().take(SHOWN) {
+        eprintln!("warning: {}: {}", warning.path, warning.message);
+    }
+    if report.warnings.len() > SHOWN {
+        eprintln!(
+            "… and {} more warnings in the build report",
+            report.warnings.len() - SHOWN
+        );
+    }
+}
+
+fn strict_exit(report: &Report, strict: bool) -> ExitCode {
+    if strict && !report.warnings.is_empty() {
+        eprintln!("--strict: {} warnings", report.warnings.len());
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn console_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}
+
+fn init(dir: &Path) -> Result<()> {
+    if dir.join("content").exists() || dir.join(leakpress::config::CONFIG_FILE).exists() {
+        bail!("{} already holds an archive", dir.display());
+    }
+    let agency = dir.join("content").join("example-agency");
+    std::fs::create_dir_all(&agency)
+        .with_context(|| format!("cannot create {}", agency.display()))?;
+    let files: [(PathBuf, &str); 4] = [
+        (
+            dir.join(leakpress::config::CONFIG_FILE),
+            "title: \"My leak archive\"\ndescription: \"What this archive holds.\"\n# base_url: \"https://archive.example.org/\"\npage_size: 50\n",
+        ),
+        (
+            dir.join("content").join("_index.md"),
+            "---\ntitle: Home\n---\nThis archive was built with leakpress. Put one folder per agency under `content/`.\n",
+        ),
+        (
+            agency.join("_agency.yaml"),
+            "name: \"Example Agency\"\nkind: \"police department\"\nstate: \"\"\ndescription: \"Replace this folder with real agency folders.\"\n",
+        ),
+        (
+            agency.join("welcome.md"),
+            "---\ntitle: Welcome\ndate: 2020-01-01\ntags: [example]\nsummary: A first document.\n---\n# Welcome\n\nEvery file in an agency folder becomes a page.\n",
+        ),
+    ];
+    for (path, text) in files {
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn serve(root: &Path, args: &BuildArgs, port: u16) -> Result<ExitCode> {
+    let options = build_options(root, args);
+    build_once(&options, args)?;
+    let server = tiny_http::Server::http(("127.0.0.1", port))
+        .map_err(|err| anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {err}"))?;
+    println!(
+        "Serving {} at http://127.0.0.1:{port}/ (Ctrl-C stops)",
+        options.out_dir.display()
+    );
+
+    let watch_root = options.root.clone();
+    let rebuild_options = options.clone();
+    let rebuild_args = BuildArgs {
+        offline: args.offline,
+        out: args.out.clone(),
+        jobs: args.jobs,
+        strict: false,
+        timings: false,
+    };
+    std::thread::spawn(move || {
+        let mut last = newest_change(&watch_root);
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let now = newest_change(&watch_root);
+            if now != last {
+                last = now;
+                if let Err(err) = build_once(&rebuild_options, &rebuild_args) {
+                    eprintln!("error: {err:#}");
+                }
+            }
+        }
+    });
+
+    for request in server.incoming_requests() {
+        let response = serve_file(&options.out_dir, request.url());
+        if let Err(err) = request.respond(response) {
+            eprintln!("warning: response failed: {err}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve_file(dir: &Path, url: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let path = url.split(['?', '#']).next().unwrap_or("/");
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let mut target = dir.to_path_buf();
+    for segment in decoded.split('/').filter(|s| !s.is_empty()) {
+        if segment == ".." || segment.contains('\\') {
+            return tiny_http::Response::from_string("bad path").with_status_code(400);
+        }
+        target.push(segment);
+    }
+    if target.is_dir() {
+        target.push("index.html");
+    }
+    match std::fs::read(&target) {
+        Ok(bytes) => {
+            let mime = match target.extension().and_then(|e| e.to_str()).unwrap_or("") {
+                "html" => "text/html; charset=utf-8",
+                "css" => "text/css",
+                "js" => "text/javascript",
+                "xml" => "application/xml",
+                "svg" => "image/svg+xml",
+                "png" => "image/png",
+                "jpg" | "jpeg" => "image/jpeg",
+                "gif" => "image/gif",
+                "webp" => "image/webp",
+                "pdf" => "application/pdf",
+                "txt" | "sha256" => "text/plain; charset=utf-8",
+                "json" => "application/json",
+                _ => "application/octet-stream",
+            };
+            let header = tiny_http::Header::from_bytes("Content-Type", mime).ok();
+            let mut response = tiny_http::Response::from_data(bytes);
+            if let Some(header) = header {
+                response = response.with_header(header);
+            }
+            response
+        }
+        Err(_) => {
+            let body =
+                std::fs::read(dir.join("404.html")).unwrap_or_else(|_| b"not found".to_vec());
+            tiny_http::Response::from_data(body).with_status_code(404)
+        }
+    }
+}
+
+fn newest_change(root: &Path) -> Option<SystemTime> {
+    walkdir::WalkDir::new(root.join("content"))
+        .into_iter()
+        .chain(walkdir::WalkDir::new(root.join("themes")))
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.metadata().ok()?.modified().ok())
+        .chain(
+            std::fs::metadata(root.join(leakpress::config::CONFIG_FILE))
+                .and_then(|m| m.modified())
+                .ok(),
+        )
+        .max()
+}

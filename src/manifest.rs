@@ -1,0 +1,101 @@
+//! Stage 7 (part), **manifest**: `MANIFEST.sha256` lists every published file in `sha256sum`
+//! format, sorted by path, so a mirror checks itself with `sha256sum -c MANIFEST.sha256` or
+//! `leakpress verify`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use walkdir::WalkDir;
+
+use crate::error::{Error, Result, ResultExt};
+use crate::output::sha256_file;
+
+/// The manifest's file name at the root of the output.
+pub const MANIFEST_FILE: &str = "MANIFEST.sha256";
+
+/// Formats a ledger (path → SHA-256) as a `sha256sum` file.
+pub fn render(ledger: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(ledger.len() * 100);
+    for (path, sha) in ledger {
+        out.push_str(sha);
+        out.push_str("  ");
+        out.push_str(path);
+        out.push('\n');
+    }
+    out
+}
+
+/// What `verify` found.
+#[derive(Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Verification {
+    /// Files the manifest lists that are checked and match.
+    pub ok: usize,
+    /// Listed but absent.
+    pub missing: Vec<String>,
+    /// Present with other content.
+    pub changed: Vec<String>,
+    /// Present but not listed.
+    pub extra: Vec<String>,
+}
+
+impl Verification {
+    /// Whether the folder matches its manifest exactly.
+    pub fn is_clean(&self) -> bool {
+        self.missing.is_empty() && self.changed.is_empty() && self.extra.is_empty()
+    }
+}
+
+/// Checks a published folder against its own `MANIFEST.sha256`.
+pub fn verify(dir: &Path) -> Result<Verification> {
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let text = std::fs::read_to_string(&manifest_path).with_path(&manifest_path)?;
+    let mut listed = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let (sha, path) = line.split_once("  ").ok_or_else(|| {
+            Error::Other(format!("line {}: not `<sha256>  <path>`", n + 1))
+                .with_path(&manifest_path)
+        })?;
+        listed.insert(path.to_owned(), sha.to_owned());
+    }
+    let mut result = Verification::default();
+    let mut present = BTreeMap::new();
+    for entry in WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| Error::Other(e.to_string()))?;
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(dir)
+            .map_err(|e| Error::Other(e.to_string()))?
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        if rel != MANIFEST_FILE {
+            present.insert(rel, entry.path().to_path_buf());
+        }
+    }
+    for (path, sha) in &listed {
+        match present.get(path) {
+            None => result.missing.push(path.clone()),
+            Some(file) => {
+                if sha_eq(&sha256_file(file)?, sha) {
+                    result.ok += 1;
+                } else {
+                    result.changed.push(path.clone());
+                }
+            }
+        }
+    }
+    result.extra = present
+        .into_keys()
+        .filter(|path| !listed.contains_key(path))
+        .collect();
+    Ok(result)
+}
+
+fn sha_eq(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}

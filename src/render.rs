@@ -1,0 +1,707 @@
+//! Stage 5, **render**: Tera templates → HTML → link rewriting (lol_html) → minify-html →
+//! output. Document pages render in parallel, each dropping its body once written; listings
+//! (agencies, tags, years, kinds, home) are planned as small jobs and rendered in parallel
+//! too, building each page's cards only while that page renders, so no listing ever copies a
+//! body and memory stays at the metadata.
+//!
+//! Invariant: a page's bytes depend only on the documents, config and theme — never on
+//! thread scheduling, the clock or the output folder.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::collect::{Agency, Collection, Term};
+use crate::config::{BuildOptions, Config};
+use crate::dates::DateView;
+use crate::document::{Body, Document};
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::theme::Theme;
+
+/// The Content-Security-Policy every page carries: nothing leaves the site, nothing inline.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+img-src 'self' data:; media-src 'self'; frame-src 'self'; font-src 'self'; \
+object-src 'none'; base-uri 'none'; form-action 'self'";
+
+/// Renders pages with the theme and writes them through the output.
+pub struct Renderer<'a> {
+    tera: tera::Tera,
+    base: tera::Context,
+    config: &'a Config,
+    offline: bool,
+    minify: minify_html::Cfg,
+}
+
+#[derive(Serialize)]
+struct SiteView<'a> {
+    title: &'a str,
+    description: &'a str,
+    language: &'a str,
+    base_url: Option<&'a str>,
+    generator: String,
+}
+
+/// A document in a list.
+#[derive(Serialize)]
+pub(crate) struct DocCard<'a> {
+    url: String,
+    title: &'a str,
+    date: Option<DateView>,
+    kind: &'a str,
+    agency: AgencyCard<'a>,
+    summary: &'a str,
+    tags: Vec<Link>,
+}
+
+#[derive(Serialize)]
+struct AgencyCard<'a> {
+    slug: &'a str,
+    url: String,
+    name: &'a str,
+    kind: Option<&'a str>,
+    state: Option<&'a str>,
+    doc_count: usize,
+}
+
+#[derive(Serialize)]
+struct Link {
+    name: String,
+    url: String,
+}
+
+#[derive(Serialize)]
+struct Count {
+    name: String,
+    url: String,
+    count: usize,
+}
+
+#[derive(Serialize)]
+struct KeyValue<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct PageLink {
+    number: usize,
+    url: String,
+    current: bool,
+}
+
+#[derive(Serialize)]
+struct Pager {
+    current: usize,
+    total: usize,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+    first_url: String,
+    last_url: String,
+    pages: Vec<PageLink>,
+}
+
+#[derive(Serialize)]
+struct Sort {
+    label: &'static str,
+    url: String,
+    active: bool,
+}
+
+#[derive(Serialize)]
+struct Duplicate<'a> {
+    source_path: &'a str,
+    url: String,
+}
+
+#[derive(Serialize)]
+struct DocView<'a> {
+    #[serde(flatten)]
+    card: DocCard<'a>,
+    body_html: &'a str,
+    extra: Vec<KeyValue<'a>>,
+    facts: Vec<KeyValue<'a>>,
+    source_path: &'a str,
+    file_name: &'a str,
+    size: u64,
+    size_display: String,
+    sha256: &'a str,
+    original_url: Option<String>,
+    duplicates: Vec<Duplicate<'a>>,
+    warnings: &'a [String],
+}
+
+/// The three orders an agency's documents are listed in: (folder under the agency, label).
+const AGENCY_SORTS: [(&str, &str); 3] =
+    [("", "Newest"), ("oldest/", "Oldest"), ("title/", "Title")];
+
+/// The browse groupings: (URL folder, title, template-facing name).
+const TAXONOMIES: [(&str, &str); 3] = [("tags", "Tags"), ("years", "Years"), ("kinds", "Kinds")];
+
+impl<'a> Renderer<'a> {
+    /// Prepares the engine and the context every page shares.
+    pub fn new(theme: &Theme, config: &'a Config, options: &BuildOptions) -> Result<Renderer<'a>> {
+        let tera = theme.engine()?;
+        let mut base = tera::Context::new();
+        base.insert(
+            "site",
+            &SiteView {
+                title: &config.title,
+                description: &config.description,
+                language: &config.language,
+                base_url: config.base_url.as_deref(),
+                generator: format!("leakpress {}", env!("CARGO_PKG_VERSION")),
+            },
+        );
+        base.insert("assets", &theme.asset_urls());
+        base.insert("offline", &options.offline);
+        base.insert("csp", CSP);
+        base.insert("feed_url", "/feed.xml");
+        let mut minify = minify_html::Cfg::new();
+        minify.minify_css = true;
+        minify.minify_js = false;
+        minify.keep_closing_tags = true;
+        Ok(Renderer {
+            tera,
+            base,
+            config,
+            offline: options.offline,
+            minify,
+        })
+    }
+
+    /// Renders `template` for the page at site path `url` (`agency/doc/`, or a file name such
+    /// as `404.html`) and writes it.
+    fn page(&self, out: &Output, template: &str, url: &str, ctx: tera::Context) -> Result<()> {
+        let file = if url.is_empty() || url.ends_with('/') {
+            format!("{url}index.html")
+        } else {
+            url.to_owned()
+        };
+        let mut context = self.base.clone();
+        context.extend(ctx);
+        context.insert("page_path", &format!("/{url}"));
+        let html = self
+            .tera
+            .render(template, &context)
+            .map_err(|err| Error::Template(format!("{template} for /{url}: {err:#}")))?;
+        let html = crate::links::rewrite(&html, &file, self.offline)?;
+        let bytes = if self.config.minify {
+            minify_html::minify(html.as_bytes(), &self.minify)
+        } else {
+            html.into_bytes()
+        };
+        out.write(&file, &bytes)
+    }
+
+    /// Renders a non-HTML template (feeds) without link rewriting or minifying.
+    fn raw(&self, out: &Output, template: &str, path: &str, ctx: tera::Context) -> Result<()> {
+        let mut context = self.base.clone();
+        context.extend(ctx);
+        let text = self
+            .tera
+            .render(template, &context)
+            .map_err(|err| Error::Template(format!("{template} for /{path}: {err:#}")))?;
+        out.write(path, text.as_bytes())
+    }
+
+    /// Renders one document page and publishes its original and derived files.
+    pub fn document(
+        &self,
+        out: &Output,
+        docs: &[Document],
+        collection: &Collection,
+        agency_index: &BTreeMap<&str, usize>,
+        doc: &Document,
+        body: &Body,
+    ) -> Result<()> {
+        let agency = &collection.agencies[agency_index[doc.agency()]];
+        let position = agency.newest.iter().position(|&id| id == doc.id);
+        let prev = position
+            .and_then(|p| p.checked_sub(1))
+            .map(|p| self.card(&docs[agency.newest[p]], agency));
+        let next = position
+            .and_then(|p| agency.newest.get(p + 1))
+            .map(|&id| self.card(&docs[id], agency));
+        let duplicates = collection
+            .duplicates
+            .get(&doc.id)
+            .map(|ids| {
+                ids.iter()
+                    .map(|&id| Duplicate {
+                        source_path: &docs[id].source.rel_path,
+                        url: format!("/{}", docs[id].url),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let view = DocView {
+            card: self.card(doc, agency),
+            body_html: &body.html,
+            extra: key_values(&doc.extra),
+            facts: key_values(&doc.facts),
+            source_path: &doc.source.rel_path,
+            file_name: doc.source.file_name(),
+            size: doc.source.size,
+            size_display: human_size(doc.source.size),
+            sha256: &doc.sha256,
+            original_url: doc.original_url.as_ref().map(|u| format!("/{u}")),
+            duplicates,
+            warnings: &doc.warnings,
+        };
+        let mut ctx = tera::Context::new();
+        ctx.insert("doc", &view);
+        ctx.insert("prev", &prev);
+        ctx.insert("next", &next);
+        ctx.insert(
+            "breadcrumbs",
+            &[
+                Link {
+                    name: agency.name.clone(),
+                    url: format!("/{}/", agency.slug),
+                },
+                Link {
+                    name: doc.title.clone(),
+                    url: format!("/{}", doc.url),
+                },
+            ],
+        );
+        ctx.insert("feed_url", &format!("/{}/feed.xml", agency.slug));
+        self.page(out, "document.html", &doc.url, ctx)?;
+        if let Some(original) = &doc.original_url {
+            if original.starts_with(&doc.url) {
+                out.copy_file(original, &doc.source.abs_path, &doc.sha256)?;
+            }
+        }
+        for file in &body.derived {
+            out.write(&format!("{}{}", doc.url, file.name), &file.bytes)?;
+        }
+        Ok(())
+    }
+
+    fn card<'d>(&self, doc: &'d Document, agency: &'d Agency) -> DocCard<'d> {
+        DocCard {
+            url: format!("/{}", doc.url),
+            title: &doc.title,
+            date: doc.date.map(|d| d.view()),
+            kind: doc.kind,
+            agency: agency_card(agency),
+            summary: &doc.summary,
+            tags: doc
+                .tags
+                .iter()
+                .map(|t| Link {
+                    name: t.clone(),
+                    url: format!("/tags/{}/", crate::slug::slugify(t)),
+                })
+                .collect(),
+        }
+    }
+
+    /// Every listing page: home, agency indexes, browse pages, feeds, 404.
+    pub fn listings(
+        &self,
+        out: &Output,
+        docs: &[Document],
+        collection: &Collection,
+    ) -> Result<usize> {
+        let agency_index: BTreeMap<&str, usize> = collection
+            .agencies
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.slug.as_str(), i))
+            .collect();
+        let by_title = |ids: &[usize]| {
+            let mut sorted = ids.to_vec();
+            sorted.sort_by(|&a, &b| Document::by_title(&docs[a], &docs[b]));
+            sorted
+        };
+        let card_of = |id: usize| {
+            let doc = &docs[id];
+            self.card(doc, &collection.agencies[agency_index[doc.agency()]])
+        };
+        let page_size = self.config.page_size;
+
+        // Plan every listing page as a job; jobs hold ids, never cards or bodies.
+        enum Job<'c> {
+            Agency {
+                agency: &'c Agency,
+                sort: usize,
+                ids: std::sync::Arc<Vec<usize>>,
+                page: usize,
+            },
+            Term {
+                taxonomy: usize,
+                term: &'c Term,
+                page: usize,
+            },
+        }
+        let mut jobs = Vec::new();
+        for agency in &collection.agencies {
+            let orders = [
+                agency.newest.clone(),
+                agency.newest.iter().rev().copied().collect(),
+                by_title(&agency.newest),
+            ];
+            for (sort, ids) in orders.into_iter().enumerate() {
+                let ids = std::sync::Arc::new(ids);
+                for page in 1..=page_count(ids.len(), page_size) {
+                    jobs.push(Job::Agency {
+                        agency,
+                        sort,
+                        ids: ids.clone(),
+                        page,
+                    });
+                }
+            }
+        }
+        let taxonomy_terms = [&collection.tags, &collection.years, &collection.kinds];
+        for (taxonomy, terms) in taxonomy_terms.iter().enumerate() {
+            for term in terms.iter() {
+                for page in 1..=page_count(term.docs.len(), page_size) {
+                    jobs.push(Job::Term {
+                        taxonomy,
+                        term,
+                        page,
+                    });
+                }
+            }
+        }
+        let listing_pages = jobs.len();
+        jobs.par_iter()
+            .map(|job| match job {
+                Job::Agency {
+                    agency,
+                    sort,
+                    ids,
+                    page,
+                } => {
+                    let base = format!("/{}/{}", agency.slug, AGENCY_SORTS[*sort].0);
+                    let (pager, slice) = paginate(ids, *page, page_size, &base);
+                    let mut ctx = tera::Context::new();
+                    #[derive(Serialize)]
+                    struct AgencyView<'x> {
+                        #[serde(flatten)]
+                        card: AgencyCard<'x>,
+                        website: Option<&'x str>,
+                        description: Option<&'x str>,
+                    }
+                    ctx.insert(
+                        "agency",
+                        &AgencyView {
+                            card: agency_card(agency),
+                            website: agency.website.as_deref(),
+                            description: agency.description.as_deref(),
+                        },
+                    );
+                    ctx.insert(
+                        "docs",
+                        &slice.iter().map(|&id| card_of(id)).collect::<Vec<_>>(),
+                    );
+                    ctx.insert("pager", &pager);
+                    let sorts: Vec<Sort> = AGENCY_SORTS
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (folder, label))| Sort {
+                            label,
+                            url: format!("/{}/{folder}", agency.slug),
+                            active: i == *sort,
+                        })
+                        .collect();
+                    ctx.insert("sorts", &sorts);
+                    ctx.insert("feed_url", &format!("/{}/feed.xml", agency.slug));
+                    self.page(out, "agency.html", &page_url(&base, *page)[1..], ctx)
+                }
+                Job::Term {
+                    taxonomy,
+                    term,
+                    page,
+                } => {
+                    let (folder, title) = TAXONOMIES[*taxonomy];
+                    let base = format!("/{folder}/{}/", term.slug);
+                    let (pager, slice) = paginate(&term.docs, *page, page_size, &base);
+                    let mut ctx = tera::Context::new();
+                    ctx.insert("taxonomy", &taxonomy_view(folder, title));
+                    ctx.insert(
+                        "term",
+                        &Count {
+                            name: term.name.clone(),
+                            url: base.clone(),
+                            count: term.docs.len(),
+                        },
+                    );
+                    ctx.insert(
+                        "docs",
+                        &slice.iter().map(|&id| card_of(id)).collect::<Vec<_>>(),
+                    );
+                    ctx.insert("pager", &pager);
+                    self.page(out, "term.html", &page_url(&base, *page)[1..], ctx)
+                }
+            })
+            .collect::<Result<()>>()?;
+
+        for (i, (folder, title)) in TAXONOMIES.iter().enumerate() {
+            let mut ctx = tera::Context::new();
+            ctx.insert("taxonomy", &taxonomy_view(folder, title));
+            ctx.insert("terms", &counts(folder, taxonomy_terms[i]));
+            self.page(out, "taxonomy.html", &format!("{folder}/"), ctx)?;
+        }
+        self.home(out, collection, &card_of)?;
+        self.page(out, "404.html", "404.html", tera::Context::new())?;
+        self.feeds(out, docs, collection)?;
+        Ok(listing_pages + TAXONOMIES.len() + 2)
+    }
+
+    fn home<'c>(
+        &self,
+        out: &Output,
+        collection: &'c Collection,
+        card_of: &dyn Fn(usize) -> DocCard<'c>,
+    ) -> Result<()> {
+        let mut ctx = tera::Context::new();
+        let agencies: Vec<AgencyCard> = collection.agencies.iter().map(agency_card).collect();
+        ctx.insert("agencies", &agencies);
+        let recent: Vec<DocCard> = collection
+            .newest
+            .iter()
+            .take(20)
+            .map(|&id| card_of(id))
+            .collect();
+        ctx.insert("recent", &recent);
+        ctx.insert("kinds", &counts("kinds", &collection.kinds));
+        ctx.insert("years", &counts("years", &collection.years));
+        let mut top_tags = counts("tags", &collection.tags);
+        top_tags.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+        top_tags.truncate(30);
+        ctx.insert("top_tags", &top_tags);
+        #[derive(Serialize)]
+        struct Totals {
+            documents: usize,
+            agencies: usize,
+        }
+        ctx.insert(
+            "totals",
+            &Totals {
+                documents: collection.newest.len(),
+                agencies: collection.agencies.len(),
+            },
+        );
+        ctx.insert("intro_html", &self.base.get("intro_html"));
+        self.page(out, "home.html", "", ctx)
+    }
+
+    /// Sets the home-page introduction (safe HTML).
+    pub fn set_intro(&mut self, html: Option<String>) {
+        self.base.insert("intro_html", &html);
+    }
+
+    fn feeds(&self, out: &Output, docs: &[Document], collection: &Collection) -> Result<()> {
+        let absolute = |path: &str| match &self.config.base_url {
+            Some(base) => format!("{base}{path}"),
+            None => path.to_owned(),
+        };
+        let write_feed =
+            |title: String, path: &str, alternate: &str, ids: &[usize]| -> Result<()> {
+                #[derive(Serialize)]
+                struct Entry<'d> {
+                    title: &'d str,
+                    url: String,
+                    id: String,
+                    updated: String,
+                    summary: &'d str,
+                    agency: &'d str,
+                }
+                #[derive(Serialize)]
+                struct Feed<'d> {
+                    title: String,
+                    id: String,
+                    updated: String,
+                    self_url: String,
+                    alternate_url: String,
+                    entries: Vec<Entry<'d>>,
+                }
+                let entries: Vec<Entry> = ids
+                    .iter()
+                    .take(self.config.feed_size)
+                    .map(|&id| {
+                        let doc = &docs[id];
+                        Entry {
+                            title: &doc.title,
+                            url: absolute(&doc.url),
+                            id: feed_id(self.config, &doc.url),
+                            updated: doc.date.map(|d| d.view().rfc3339).unwrap_or_else(epoch),
+                            summary: &doc.summary,
+                            agency: doc.agency(),
+                        }
+                    })
+                    .collect();
+                // No wall clock in the output: a feed is as new as its newest entry.
+                let updated = entries
+                    .iter()
+                    .map(|e| e.updated.clone())
+                    .max()
+                    .unwrap_or_else(epoch);
+                let mut ctx = tera::Context::new();
+                ctx.insert(
+                    "feed",
+                    &Feed {
+                        title,
+                        id: feed_id(self.config, path),
+                        updated,
+                        self_url: absolute(path),
+                        alternate_url: absolute(alternate),
+                        entries,
+                    },
+                );
+                self.raw(out, "atom.xml", path, ctx)
+            };
+        write_feed(
+            self.config.title.clone(),
+            "feed.xml",
+            "",
+            &collection.newest,
+        )?;
+        for agency in &collection.agencies {
+            write_feed(
+                format!("{} — {}", agency.name, self.config.title),
+                &format!("{}/feed.xml", agency.slug),
+                &format!("{}/", agency.slug),
+                &agency.newest,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn epoch() -> String {
+    "1970-01-01T00:00:00Z".to_owned()
+}
+
+fn feed_id(config: &Config, path: &str) -> String {
+    match &config.base_url {
+        Some(base) => format!("{base}{path}"),
+        None => format!("urn:leakpress:{path}"),
+    }
+}
+
+fn agency_card(agency: &Agency) -> AgencyCard<'_> {
+    AgencyCard {
+        slug: &agency.slug,
+        url: format!("/{}/", agency.slug),
+        name: &agency.name,
+        kind: agency.kind.as_deref(),
+        state: agency.state.as_deref(),
+        doc_count: agency.newest.len(),
+    }
+}
+
+fn taxonomy_view(folder: &str, title: &str) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("name", folder.to_owned()),
+        ("title", title.to_owned()),
+        ("url", format!("/{folder}/")),
+    ])
+}
+
+fn counts(folder: &str, terms: &[Term]) -> Vec<Count> {
+    terms
+        .iter()
+        .map(|t| Count {
+            name: t.name.clone(),
+            url: format!("/{folder}/{}/", t.slug),
+            count: t.docs.len(),
+        })
+        .collect()
+}
+
+fn key_values(pairs: &[(String, String)]) -> Vec<KeyValue<'_>> {
+    pairs
+        .iter()
+        .map(|(key, value)| KeyValue { key, value })
+        .collect()
+}
+
+/// Number of listing pages for `n` entries; an empty listing still has its first page.
+fn page_count(n: usize, page_size: usize) -> usize {
+    n.div_ceil(page_size).max(1)
+}
+
+/// Site path of page `page` of a listing at `base` (`/agency/`, `/agency/page/2/`).
+fn page_url(base: &str, page: usize) -> String {
+    if page == 1 {
+        base.to_owned()
+    } else {
+        format!("{base}page/{page}/")
+    }
+}
+
+fn paginate<'i>(
+    ids: &'i [usize],
+    page: usize,
+    page_size: usize,
+    base: &str,
+) -> (Pager, &'i [usize]) {
+    let total = page_count(ids.len(), page_size);
+    let start = ((page - 1) * page_size).min(ids.len());
+    let end = (start + page_size).min(ids.len());
+    let window = 3;
+    let pages = (page.saturating_sub(window).max(1)..=(page + window).min(total))
+        .map(|number| PageLink {
+            number,
+            url: page_url(base, number),
+            current: number == page,
+        })
+        .collect();
+    let pager = Pager {
+        current: page,
+        total,
+        prev_url: (page > 1).then(|| page_url(base, page - 1)),
+        next_url: (page < total).then(|| page_url(base, page + 1)),
+        first_url: page_url(base, 1),
+        last_url: page_url(base, total),
+        pages,
+    };
+    (pager, &ids[start..end])
+}
+
+/// `1536` → `1.5 KB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pagination_covers_every_entry_once() {
+        let ids: Vec<usize> = (0..23).collect();
+        let mut seen = Vec::new();
+        for page in 1..=page_count(ids.len(), 10) {
+            let (pager, slice) = paginate(&ids, page, 10, "/a/");
+            assert_eq!(pager.total, 3);
+            seen.extend_from_slice(slice);
+        }
+        assert_eq!(seen, ids);
+        let (pager, _) = paginate(&ids, 2, 10, "/a/");
+        assert_eq!(pager.prev_url.as_deref(), Some("/a/"));
+        assert_eq!(pager.next_url.as_deref(), Some("/a/page/3/"));
+    }
+
+    #[test]
+    fn sizes_are_human() {
+        assert_eq!(human_size(10), "10 bytes");
+        assert_eq!(human_size(1536), "1.5 KB");
+    }
+}

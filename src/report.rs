@@ -1,0 +1,118 @@
+//! The build report: the fate of every input file and every warning, written as JSON beside
+//! (never inside) the published site.
+//!
+//! Every file under `content/` gets exactly one [`Fate`]. Warnings name the file and say what
+//! was done about the problem. Both are kept in `BTreeMap`s so the report is deterministic.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// What became of one input file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "fate", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Fate {
+    /// Rendered as a document page at this site path.
+    Page {
+        /// Site path of the page, e.g. `port-city-police/briefing/`.
+        url: String,
+        /// The format that handled it.
+        kind: String,
+    },
+    /// Published as an attachment of another document's page.
+    Attachment {
+        /// Site path of the page that links it.
+        of: String,
+    },
+    /// Read as metadata for something else (`_agency.yaml`, sidecars, `_index.md`).
+    Metadata(String),
+    /// Not published, for this reason.
+    Skipped(String),
+}
+
+/// A problem with one input file; the build went on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// Path relative to `content/`.
+    pub path: String,
+    /// What was wrong and what was done about it.
+    pub message: String,
+}
+
+/// Counts for the one-line summary and the report's head.
+#[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Document pages rendered.
+    pub documents: usize,
+    /// Documents per format.
+    pub documents_by_kind: BTreeMap<String, usize>,
+    /// HTML pages written, listings included.
+    pub pages: usize,
+    /// Files written to the output, assets and originals included.
+    pub files_written: usize,
+    /// Agencies.
+    pub agencies: usize,
+    /// Wall-clock seconds per stage, in pipeline order. Not written into `public/`.
+    pub timings: Vec<(String, f64)>,
+}
+
+/// Everything the build has to say about its input.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    /// Counts.
+    pub summary: Summary,
+    /// Fate of each input file, by path relative to `content/`.
+    pub files: BTreeMap<String, Fate>,
+    /// Folders skipped whole (hidden or excluded), with how many files they held.
+    pub skipped_folders: BTreeMap<String, (String, usize)>,
+    /// Every warning, in path order.
+    pub warnings: Vec<Warning>,
+}
+
+impl Report {
+    /// Records the fate of a file. A later call for the same file replaces the earlier one.
+    pub fn record(&mut self, path: &str, fate: Fate) {
+        self.files.insert(path.to_owned(), fate);
+    }
+
+    /// Records a skipped file.
+    pub fn skip(&mut self, path: &str, reason: impl Into<String>) {
+        self.record(path, Fate::Skipped(reason.into()));
+    }
+
+    /// Records a folder skipped whole, with the number of files in it.
+    pub fn skip_tree(&mut self, path: &str, reason: &str, files: usize) {
+        self.skipped_folders
+            .insert(path.to_owned(), (reason.to_owned(), files));
+    }
+
+    /// Adds a warning about a file.
+    pub fn warn(&mut self, path: &str, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// Sorts warnings by path (stably, so one file's warnings keep their order).
+    pub fn finish(&mut self) {
+        self.warnings.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+
+    /// The fate of a file, if recorded.
+    pub fn fate(&self, path: &str) -> Option<&Fate> {
+        self.files.get(path)
+    }
+
+    /// Warnings about one file.
+    pub fn warnings_for<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Warning> + 'a {
+        self.warnings.iter().filter(move |w| w.path == path)
+    }
+
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|err| format!("{{\"error\":\"{err}\"}}"))
+    }
+}

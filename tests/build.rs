@@ -1,0 +1,240 @@
+//! Builds the bundled sample archive and fixture archives, and checks the output.
+
+mod common;
+
+use common::*;
+use leakpress::{BuildOptions, Fate, Output};
+
+#[test]
+fn sample_archive_gives_every_file_a_fate_and_every_document_a_page() {
+    let site = build_memory(&sample_root(), false, None);
+    let mut content_files = 0;
+    for entry in walkdir::WalkDir::new(sample_root().join("content")) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        content_files += 1;
+        let rel = entry
+            .path()
+            .strip_prefix(sample_root().join("content"))
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let fate = site
+            .report
+            .fate(&rel)
+            .unwrap_or_else(|| panic!("{rel} has no fate"));
+        if let Fate::Page { url, .. } = fate {
+            assert!(
+                site.has(&format!("{url}index.html")),
+                "{rel}: no page at {url}"
+            );
+        }
+    }
+    assert_eq!(site.report.files.len(), content_files);
+    assert!(
+        site.report.summary.documents >= 60,
+        "{}",
+        site.report.summary.documents
+    );
+    assert!(site.report.summary.agencies >= 8);
+    for page in [
+        "index.html",
+        "404.html",
+        "tags/index.html",
+        "years/index.html",
+        "kinds/index.html",
+        "feed.xml",
+        "sitemap.xml",
+        "robots.txt",
+        "MANIFEST.sha256",
+    ] {
+        assert!(site.has(page), "missing {page}");
+    }
+    let home = site.html("index.html");
+    assert!(
+        home.contains("Riverside Regional Fusion Center"),
+        "home lists agencies"
+    );
+}
+
+#[test]
+fn every_internal_link_resolves_online_and_offline() {
+    for offline in [false, true] {
+        let site = build_memory(&sample_root(), offline, None);
+        let broken = broken_links(&site, offline);
+        assert!(
+            broken.is_empty(),
+            "offline={offline}: {} broken links, e.g. {:#?}",
+            broken.len(),
+            &broken[..broken.len().min(10)]
+        );
+    }
+}
+
+#[test]
+fn offline_links_name_files_and_nothing_is_remote() {
+    let site = build_memory(&sample_root(), true, None);
+    for (path, bytes) in &site.files {
+        if !path.ends_with(".html") {
+            continue;
+        }
+        let html = String::from_utf8_lossy(bytes);
+        for link in links_in(&html) {
+            assert!(
+                !link.ends_with('/'),
+                "{path}: folder link {link} in an offline build"
+            );
+        }
+        // Pages may link out (an agency's web site) but never load anything remote.
+        for tag in ["<script", "<link", "<img", "<iframe"] {
+            for piece in html.split(tag).skip(1) {
+                let head = &piece[..piece.find('>').unwrap_or(piece.len())];
+                assert!(
+                    !head.contains("http://")
+                        && !head.contains("https://")
+                        && !head.contains("src=\"//"),
+                    "{path}: remote resource in {tag}{head}>"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn output_is_identical_across_thread_counts_and_folders() {
+    let one = copy_archive(&sample_root());
+    let two = copy_archive(&sample_root());
+    let a = build_memory(one.path(), false, Some(1));
+    let b = build_memory(two.path(), false, Some(4));
+    assert_eq!(a.files.len(), b.files.len());
+    for (path, bytes) in &a.files {
+        assert!(
+            b.files.get(path) == Some(bytes),
+            "{path} differs between builds"
+        );
+    }
+}
+
+#[test]
+fn agency_listing_is_paginated_and_sorted() {
+    let site = build_memory(&sample_root(), false, None);
+    // The sample's largest agency has more documents than one page holds (page_size: 10).
+    let agency = "riverside-fusion-center";
+    let count = site
+        .report
+        .files
+        .values()
+        .filter(|f| matches!(f, Fate::Page { url, .. } if url.starts_with(agency)))
+        .count();
+    assert!(count > 10, "{count}");
+    let pages = count.div_ceil(10);
+    for page in 2..=pages {
+        assert!(site.has(&format!("{agency}/page/{page}/index.html")));
+        assert!(site.has(&format!("{agency}/oldest/page/{page}/index.html")));
+        assert!(site.has(&format!("{agency}/title/page/{page}/index.html")));
+    }
+    assert!(!site.has(&format!("{agency}/page/{}/index.html", pages + 1)));
+    // Each document is linked from exactly one page of the newest-first listing.
+    let mut listed = Vec::new();
+    for page in 1..=pages {
+        let path = if page == 1 {
+            format!("{agency}/index.html")
+        } else {
+            format!("{agency}/page/{page}/index.html")
+        };
+        for link in links_in(&site.html(&path)) {
+            let resolved = resolve(&path, &link);
+            if resolved.starts_with(&format!("{agency}/"))
+                && !resolved.contains("/page/")
+                && !resolved.contains("/oldest/")
+                && !resolved.contains("/title/")
+                && resolved != format!("{agency}/")
+                && resolved.ends_with('/')
+            {
+                listed.push(resolved);
+            }
+        }
+    }
+    listed.sort();
+    listed.dedup();
+    assert_eq!(listed.len(), count, "{listed:#?}");
+}
+
+#[test]
+fn feeds_hold_the_newest_documents_with_absolute_urls() {
+    let site = build_memory(&sample_root(), false, None);
+    let feed = site.html("feed.xml");
+    assert!(
+        feed.starts_with("<?xml"),
+        "{}",
+        &feed[..100.min(feed.len())]
+    );
+    let entries = feed.matches("<entry>").count();
+    assert_eq!(entries, site.report.summary.documents.min(50));
+    assert!(feed.contains("https://archive.example.org/"));
+    let agency_feed = site.html("riverside-fusion-center/feed.xml");
+    assert!(agency_feed.matches("<entry>").count() > 10);
+    let sitemap = site.html("sitemap.xml");
+    assert!(sitemap.contains("<loc>https://archive.example.org/riverside-fusion-center/</loc>"));
+}
+
+#[test]
+fn manifest_lists_every_published_file_and_verify_checks_it() {
+    let archive = copy_archive(&sample_root());
+    let mut options = BuildOptions::new(archive.path());
+    options.out_dir = archive.path().join("public");
+    let out = Output::disk(&options.out_dir).unwrap();
+    leakpress::build(&options, &out, &|_| {}).unwrap();
+    let result = leakpress::manifest::verify(&options.out_dir).unwrap();
+    assert!(result.is_clean(), "{result:?}");
+    assert!(result.ok > 100);
+    // A changed, a missing and an extra file are all caught.
+    std::fs::write(options.out_dir.join("404.html"), "tampered").unwrap();
+    std::fs::remove_file(options.out_dir.join("robots.txt")).unwrap();
+    std::fs::write(options.out_dir.join("extra.html"), "x").unwrap();
+    let result = leakpress::manifest::verify(&options.out_dir).unwrap();
+    assert_eq!(result.changed, ["404.html"]);
+    assert_eq!(result.missing, ["robots.txt"]);
+    assert_eq!(result.extra, ["extra.html"]);
+    // Rebuilding over an earlier output replaces it whole.
+    let out = Output::disk(&options.out_dir).unwrap();
+    leakpress::build(&options, &out, &|_| {}).unwrap();
+    assert!(
+        leakpress::manifest::verify(&options.out_dir)
+            .unwrap()
+            .is_clean()
+    );
+}
+
+#[test]
+fn refuses_to_wipe_a_folder_it_did_not_write() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(temp.path().join("precious.txt"), "keep me").unwrap();
+    let err = Output::disk(temp.path()).err().expect("must refuse");
+    assert!(err.to_string().contains("refusing"), "{err}");
+    assert!(temp.path().join("precious.txt").exists());
+}
+
+#[test]
+fn unknown_config_key_fails_the_build_naming_the_key() {
+    let archive = copy_archive(&sample_root());
+    std::fs::write(
+        archive.path().join("leakpress.yaml"),
+        "title: x\npagesize: 3\n",
+    )
+    .unwrap();
+    let err = leakpress::build(
+        &BuildOptions::new(archive.path()),
+        &Output::memory(),
+        &|_| {},
+    )
+    .err()
+    .expect("unknown key is fatal");
+    let message = err.to_string();
+    assert!(
+        message.contains("pagesize") && message.contains("leakpress.yaml"),
+        "{message}"
+    );
+}
