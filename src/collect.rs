@@ -113,7 +113,8 @@ pub fn assign_urls(docs: &mut [Document]) {
 /// extension (`report.pdf` → `report-pdf`) so `report.md` and `report.pdf` do not clash.
 fn default_slug(doc: &Document) -> String {
     let path = doc.source.path_in_agency();
-    let stem = if doc.kind == "markdown" {
+    // Tables drop theirs too: `Documents.csv` is the `documents` table (`/agency/documents/`).
+    let stem = if doc.kind == "markdown" || doc.kind == "table" {
         path.rsplit_once('.').map_or(path, |(stem, _)| stem)
     } else {
         path
@@ -121,12 +122,19 @@ fn default_slug(doc: &Document) -> String {
     slugify(stem)
 }
 
-/// The published original's file name: ASCII and URL-safe, extension kept.
+/// The published original's file name: ASCII and URL-safe, extension kept. Files a browser
+/// would run script from (`.html`, `.svg`, …: `extract::ACTIVE_EXTENSIONS`) get a `.txt`
+/// suffix, so opening the download shows their source instead of running it on our origin.
 pub fn original_file_name(doc: &Document) -> String {
     let name = doc.source.file_name();
     match name.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() => {
-            format!("{}.{}", slugify(stem), slugify(ext))
+            let ext = slugify(ext);
+            if crate::extract::ACTIVE_EXTENSIONS.contains(&ext.as_str()) {
+                format!("{}.{ext}.txt", slugify(stem))
+            } else {
+                format!("{}.{ext}", slugify(stem))
+            }
         }
         _ => slugify(name),
     }

@@ -138,8 +138,6 @@ pub struct BuildOptions {
     pub offline: bool,
     /// Worker threads; `None` lets rayon choose (one per core).
     pub jobs: Option<usize>,
-    /// Validate only: run every stage but write nothing.
-    pub dry_run: bool,
 }
 
 impl BuildOptions {
@@ -151,7 +149,6 @@ impl BuildOptions {
             root,
             offline: false,
             jobs: None,
-            dry_run: false,
         }
     }
 

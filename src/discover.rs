@@ -249,6 +249,11 @@ pub fn discover(content_dir: &Path, config: &Config, report: &mut Report) -> Res
             }
             continue;
         }
+        if rest == crate::tables::AGENCY_PROFILE_FILE {
+            // Read by the table pass, which reports a bad profile as a build error.
+            report.record(rel, Fate::Metadata("table profile".into()));
+            continue;
+        }
         if let Some(described) = sidecar_target(rel) {
             if all_paths.contains_key(described) {
                 report.record(rel, Fate::Metadata(format!("sidecar of {described}")));

@@ -20,7 +20,9 @@ pub mod output;
 pub mod render;
 pub mod report;
 pub mod sanitize;
+pub mod search_index;
 pub mod slug;
+pub mod tables;
 pub mod theme;
 mod yaml;
 
@@ -88,18 +90,29 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
             result
         })
         .collect();
-    let (mut docs, bodies): (Vec<Document>, Vec<Body>) = extracted.into_iter().unzip();
+    let (mut docs, mut bodies): (Vec<Document>, Vec<Body>) = extracted.into_iter().unzip();
     timer.lap("extract");
 
     // URLs must be fixed before anything links to a document.
     collect::assign_urls(&mut docs);
-    let collection = collect::collect(&docs, &discovery.agencies);
+    // Tables are indexed (streaming) once URLs are fixed, since records link to documents;
+    // the pass names table documents, so it runs before collect sorts them by title.
+    let tables = tables::index(
+        &options.root,
+        &options.content_dir(),
+        &discovery.agencies,
+        &mut docs,
+        &mut bodies,
+    )?;
+    let mut collection = collect::collect(&docs, &discovery.agencies);
+    tables.apply_agency_info(&mut collection.agencies, &discovery.agencies);
     timer.lap("collect");
 
     let mut renderer = render::Renderer::new(&theme, &config, options)?;
     if let Some(intro_path) = &discovery.intro {
         renderer.set_intro(Some(render_intro(intro_path, &config, &mut report)));
     }
+    renderer.set_tables(&tables);
     let agency_index = collection
         .agencies
         .iter()
@@ -107,14 +120,29 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         .map(|(i, a)| (a.slug.as_str(), i))
         .collect();
     progress(ProgressEvent::Rendering(docs.len()));
+    // The search index takes each body's text as its page renders, before the body is dropped.
+    let search = search_index::Indexer::new(&docs, &collection.agencies, &config);
     let page_errors: Vec<(usize, Error)> = bodies
         .into_par_iter()
         .enumerate()
         .filter_map(|(id, body)| {
-            let result =
-                renderer.document(out, &docs, &collection, &agency_index, &docs[id], &body);
+            let result = if tables.owns(id) {
+                let doc = &docs[id];
+                tables.render_document(
+                    &renderer,
+                    out,
+                    &docs,
+                    &collection,
+                    &agency_index,
+                    doc,
+                    &body,
+                )
+            } else {
+                renderer.document(out, &docs, &collection, &agency_index, &docs[id], &body)
+            };
+            let indexed = search.add(out, &docs[id], &body);
             progress(ProgressEvent::Rendered);
-            result.err().map(|err| (id, err))
+            result.and(indexed).err().map(|err| (id, err))
         })
         .collect();
     // A template error on one page is that document's warning; the rest of the site stands.
@@ -126,6 +154,20 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         out.write(&asset.path, &asset.bytes)?;
     }
     timer.lap("render");
+
+    // Records are not Documents (one table may hold 500,000 rows): a dedicated streaming
+    // pass renders them. Search does not take records yet: `tables::SearchRecord` via the
+    // sink (here `None`) is what the index will need.
+    let table_render = tables.render(&renderer, out, &docs, &collection, &agency_index, None);
+    for (id, warning) in table_render.warnings {
+        docs[id].warnings.push(warning);
+    }
+    timer.lap("records");
+
+    // The search page names the manifest, so it renders once the index is written.
+    let search_manifest = search.finish(out, &docs, &collection.agencies)?;
+    renderer.search_page(out, &search_manifest)?;
+    timer.lap("index");
 
     write_sitemaps(out, &config, &mut report)?;
     let ledger = out.ledger();
@@ -155,7 +197,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     }
     report.summary.documents = docs.len();
     report.summary.agencies = collection.agencies.len();
-    report.summary.pages = docs.len() + listing_pages;
+    report.summary.pages = docs.len() + listing_pages + table_render.pages;
     report.summary.files_written = ledger.len() + 1;
     report.summary.timings = timer.laps;
     report.finish();

@@ -29,11 +29,15 @@ static LINK_SELECTOR: LazyLock<Selector> = LazyLock::new(|| {
 /// Rewrites every site path in `html` relative to the page at `page_path` (a site path
 /// without the leading `/`, e.g. `agency/doc/index.html`).
 pub fn rewrite(html: &str, page_path: &str, offline: bool) -> Result<String> {
-    let prefix = relative_prefix(page_path);
+    rewrite_with_prefix(html, &relative_prefix(page_path), offline)
+}
+
+/// Rewrites every site path in `html` by putting `prefix` in place of its leading `/`.
+pub fn rewrite_with_prefix(html: &str, prefix: &str, offline: bool) -> Result<String> {
     let handlers = ElementContentHandlers::default().element(|el: &mut Element<'_, '_>| {
         for attribute in LINK_ATTRIBUTES {
             if let Some(value) = el.get_attribute(attribute) {
-                if let Some(relative) = relativize(&value, &prefix, offline) {
+                if let Some(relative) = relativize(&value, prefix, offline) {
                     el.set_attribute(attribute, &relative)?;
                 }
             }

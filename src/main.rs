@@ -94,8 +94,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(strict_exit(&report, build.strict))
         }
         Command::Check { strict } => {
-            let mut options = BuildOptions::new(&cli.root);
-            options.dry_run = true;
+            let options = BuildOptions::new(&cli.root);
             let started = Instant::now();
             let report =
                 leakpress::build(&options, &Output::discard(), &|_| {}).context("check failed")?;

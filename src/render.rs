@@ -32,7 +32,16 @@ pub struct Renderer<'a> {
     config: &'a Config,
     offline: bool,
     minify: minify_html::Cfg,
+    /// Table records that reference each document (shown, total), by document id.
+    referenced_by: BTreeMap<usize, (Vec<crate::tables::RecordLink>, usize)>,
+    /// Each agency's tables with record counts, by agency slug.
+    agency_tables: BTreeMap<String, Vec<crate::tables::TableLink>>,
+    /// The site's path on its host (`/`, or `/leaks/` for `https://example.org/leaks/`).
+    root_path: String,
 }
+
+/// The page a static host shows for any missing URL.
+const NOT_FOUND_PAGE: &str = "404.html";
 
 #[derive(Serialize)]
 struct SiteView<'a> {
@@ -49,7 +58,9 @@ pub(crate) struct DocCard<'a> {
     url: String,
     title: &'a str,
     date: Option<DateView>,
+    year_url: Option<String>,
     kind: &'a str,
+    kind_url: String,
     agency: AgencyCard<'a>,
     summary: &'a str,
     tags: Vec<Link>,
@@ -92,7 +103,7 @@ struct PageLink {
 }
 
 #[derive(Serialize)]
-struct Pager {
+pub(crate) struct Pager {
     current: usize,
     total: usize,
     prev_url: Option<String>,
@@ -130,6 +141,8 @@ struct DocView<'a> {
     original_url: Option<String>,
     duplicates: Vec<Duplicate<'a>>,
     warnings: &'a [String],
+    referenced_by: &'a [crate::tables::RecordLink],
+    referenced_by_total: usize,
 }
 
 /// The three orders an agency's documents are listed in: (folder under the agency, label).
@@ -162,18 +175,40 @@ impl<'a> Renderer<'a> {
         minify.minify_css = true;
         minify.minify_js = false;
         minify.keep_closing_tags = true;
+        minify.keep_html_and_head_opening_tags = true;
         Ok(Renderer {
             tera,
             base,
             config,
             offline: options.offline,
             minify,
+            root_path: root_path(config.base_url.as_deref()),
+            referenced_by: BTreeMap::new(),
+            agency_tables: BTreeMap::new(),
         })
+    }
+
+    /// Takes from the table pass what document and agency pages show: the records that
+    /// reference each document, and each agency's tables.
+    pub fn set_tables(&mut self, tables: &crate::tables::TableSet) {
+        self.referenced_by = tables.referenced_by();
+        self.agency_tables = tables.agency_tables();
+    }
+
+    /// Entries per listing page.
+    pub(crate) fn page_size(&self) -> usize {
+        self.config.page_size
     }
 
     /// Renders `template` for the page at site path `url` (`agency/doc/`, or a file name such
     /// as `404.html`) and writes it.
-    fn page(&self, out: &Output, template: &str, url: &str, ctx: tera::Context) -> Result<()> {
+    pub(crate) fn page(
+        &self,
+        out: &Output,
+        template: &str,
+        url: &str,
+        ctx: tera::Context,
+    ) -> Result<()> {
         let file = if url.is_empty() || url.ends_with('/') {
             format!("{url}index.html")
         } else {
@@ -186,7 +221,13 @@ impl<'a> Renderer<'a> {
             .tera
             .render(template, &context)
             .map_err(|err| Error::Template(format!("{template} for /{url}: {err:#}")))?;
-        let html = crate::links::rewrite(&html, &file, self.offline)?;
+        // A server shows 404.html at whatever depth the missing page was asked for, so its
+        // links cannot be relative: they are rooted at the site's path instead.
+        let html = if file == NOT_FOUND_PAGE && !self.offline {
+            crate::links::rewrite_with_prefix(&html, &self.root_path, false)?
+        } else {
+            crate::links::rewrite(&html, &file, self.offline)?
+        };
         let bytes = if self.config.minify {
             minify_html::minify(html.as_bytes(), &self.minify)
         } else {
@@ -216,6 +257,39 @@ impl<'a> Renderer<'a> {
         doc: &Document,
         body: &Body,
     ) -> Result<()> {
+        let (template, url) = ("document.html", doc.url.as_str());
+        let extra = tera::Context::new();
+        self.document_page(
+            out,
+            docs,
+            collection,
+            agency_index,
+            doc,
+            body,
+            template,
+            url,
+            extra,
+            true,
+        )
+    }
+
+    /// Renders `template` at site path `url` with a document page's context (`doc`, `prev`,
+    /// `next`, `breadcrumbs`) plus `extra`, which wins on a clash. With `publish`, also
+    /// publishes the original and derived files. Table listings use this for every page.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn document_page(
+        &self,
+        out: &Output,
+        docs: &[Document],
+        collection: &Collection,
+        agency_index: &BTreeMap<&str, usize>,
+        doc: &Document,
+        body: &Body,
+        template: &str,
+        url: &str,
+        extra: tera::Context,
+        publish: bool,
+    ) -> Result<()> {
         let agency = &collection.agencies[agency_index[doc.agency()]];
         let position = agency.newest.iter().position(|&id| id == doc.id);
         let prev = position
@@ -236,9 +310,21 @@ impl<'a> Renderer<'a> {
                     .collect()
             })
             .unwrap_or_default();
+        // Bodies point at their original through a placeholder (see `extract::ORIGINAL_URL`),
+        // as the original's URL is only known after collect.
+        let quoted_placeholder = format!("\"{}\"", crate::extract::ORIGINAL_URL);
+        let body_html = match &doc.original_url {
+            Some(original) if body.html.contains(&quoted_placeholder) => {
+                std::borrow::Cow::Owned(body.html.replace(
+                    &quoted_placeholder,
+                    &format!("\"/{}\"", crate::extract::escape_html(original)),
+                ))
+            }
+            _ => std::borrow::Cow::Borrowed(body.html.as_str()),
+        };
         let view = DocView {
             card: self.card(doc, agency),
-            body_html: &body.html,
+            body_html: &body_html,
             extra: key_values(&doc.extra),
             facts: key_values(&doc.facts),
             source_path: &doc.source.rel_path,
@@ -249,6 +335,11 @@ impl<'a> Renderer<'a> {
             original_url: doc.original_url.as_ref().map(|u| format!("/{u}")),
             duplicates,
             warnings: &doc.warnings,
+            referenced_by: self
+                .referenced_by
+                .get(&doc.id)
+                .map_or(&[][..], |(shown, _)| shown.as_slice()),
+            referenced_by_total: self.referenced_by.get(&doc.id).map_or(0, |(_, n)| *n),
         };
         let mut ctx = tera::Context::new();
         ctx.insert("doc", &view);
@@ -268,7 +359,11 @@ impl<'a> Renderer<'a> {
             ],
         );
         ctx.insert("feed_url", &format!("/{}/feed.xml", agency.slug));
-        self.page(out, "document.html", &doc.url, ctx)?;
+        ctx.extend(extra);
+        self.page(out, template, url, ctx)?;
+        if !publish {
+            return Ok(());
+        }
         if let Some(original) = &doc.original_url {
             if original.starts_with(&doc.url) {
                 out.copy_file(original, &doc.source.abs_path, &doc.sha256)?;
@@ -285,7 +380,9 @@ impl<'a> Renderer<'a> {
             url: format!("/{}", doc.url),
             title: &doc.title,
             date: doc.date.map(|d| d.view()),
+            year_url: doc.date.map(|d| format!("/years/{}/", d.year())),
             kind: doc.kind,
+            kind_url: format!("/kinds/{}/", crate::slug::slugify(doc.kind)),
             agency: agency_card(agency),
             summary: &doc.summary,
             tags: doc
@@ -410,6 +507,8 @@ impl<'a> Renderer<'a> {
                         })
                         .collect();
                     ctx.insert("sorts", &sorts);
+                    let tables = self.agency_tables.get(&agency.slug);
+                    ctx.insert("tables", &tables.map_or(&[][..], Vec::as_slice));
                     ctx.insert("feed_url", &format!("/{}/feed.xml", agency.slug));
                     self.page(out, "agency.html", &page_url(&base, *page)[1..], ctx)
                 }
@@ -448,7 +547,7 @@ impl<'a> Renderer<'a> {
             self.page(out, "taxonomy.html", &format!("{folder}/"), ctx)?;
         }
         self.home(out, collection, &card_of)?;
-        self.page(out, "404.html", "404.html", tera::Context::new())?;
+        self.page(out, "404.html", NOT_FOUND_PAGE, tera::Context::new())?;
         self.feeds(out, docs, collection)?;
         Ok(listing_pages + TAXONOMIES.len() + 2)
     }
@@ -491,77 +590,86 @@ impl<'a> Renderer<'a> {
         self.page(out, "home.html", "", ctx)
     }
 
+    /// The search page (`search.html`); `manifest_path` is the index manifest's site path,
+    /// given to the template as `search_manifest` (`/search/<key>/manifest.js`).
+    pub fn search_page(&self, out: &Output, manifest_path: &str) -> Result<()> {
+        let mut ctx = tera::Context::new();
+        ctx.insert("search_manifest", &format!("/{manifest_path}"));
+        self.page(out, "search.html", "search/", ctx)
+    }
+
     /// Sets the home-page introduction (safe HTML).
     pub fn set_intro(&mut self, html: Option<String>) {
         self.base.insert("intro_html", &html);
     }
 
     fn feeds(&self, out: &Output, docs: &[Document], collection: &Collection) -> Result<()> {
-        let absolute = |path: &str| match &self.config.base_url {
-            Some(base) => format!("{base}{path}"),
-            None => path.to_owned(),
-        };
-        let write_feed =
-            |title: String, path: &str, alternate: &str, ids: &[usize]| -> Result<()> {
-                #[derive(Serialize)]
-                struct Entry<'d> {
-                    title: &'d str,
-                    url: String,
-                    id: String,
-                    updated: String,
-                    summary: &'d str,
-                    agency: &'d str,
-                }
-                #[derive(Serialize)]
-                struct Feed<'d> {
-                    title: String,
-                    id: String,
-                    updated: String,
-                    self_url: String,
-                    alternate_url: String,
-                    entries: Vec<Entry<'d>>,
-                }
-                let entries: Vec<Entry> = ids
-                    .iter()
-                    .take(self.config.feed_size)
-                    .map(|&id| {
-                        let doc = &docs[id];
-                        Entry {
-                            title: &doc.title,
-                            url: absolute(&doc.url),
-                            id: feed_id(self.config, &doc.url),
-                            updated: doc.date.map(|d| d.view().rfc3339).unwrap_or_else(epoch),
-                            summary: &doc.summary,
-                            agency: doc.agency(),
-                        }
-                    })
-                    .collect();
-                // No wall clock in the output: a feed is as new as its newest entry.
-                let updated = entries
-                    .iter()
-                    .map(|e| e.updated.clone())
-                    .max()
-                    .unwrap_or_else(epoch);
-                let mut ctx = tera::Context::new();
-                ctx.insert(
-                    "feed",
-                    &Feed {
-                        title,
-                        id: feed_id(self.config, path),
-                        updated,
-                        self_url: absolute(path),
-                        alternate_url: absolute(alternate),
-                        entries,
-                    },
-                );
-                self.raw(out, "atom.xml", path, ctx)
+        let write_feed = |title: String, path: &str, alternate: &str, ids: &[usize]| {
+            // Without a base URL, links are relative to the feed file itself.
+            let prefix = crate::links::relative_prefix(path);
+            let absolute = |target: &str| match &self.config.base_url {
+                Some(base) => format!("{base}{target}"),
+                None => crate::links::relativize(&format!("/{target}"), &prefix, false)
+                    .unwrap_or_default(),
             };
-        write_feed(
-            self.config.title.clone(),
-            "feed.xml",
-            "",
-            &collection.newest,
-        )?;
+            #[derive(Serialize)]
+            struct Entry<'d> {
+                title: &'d str,
+                url: String,
+                id: String,
+                updated: Option<String>,
+                summary: &'d str,
+                agency: &'d str,
+            }
+            #[derive(Serialize)]
+            struct Feed<'d> {
+                title: String,
+                id: String,
+                updated: String,
+                self_url: String,
+                alternate_url: String,
+                entries: Vec<Entry<'d>>,
+            }
+            let mut entries: Vec<Entry> = ids
+                .iter()
+                .take(self.config.feed_size)
+                .map(|&id| {
+                    let doc = &docs[id];
+                    Entry {
+                        title: &doc.title,
+                        url: absolute(&doc.url),
+                        id: feed_id(self.config, &doc.url),
+                        updated: doc.date.map(|d| d.view().rfc3339),
+                        summary: &doc.summary,
+                        agency: doc.agency(),
+                    }
+                })
+                .collect();
+            // No wall clock in the output: a feed is as new as its newest entry, and an
+            // undated entry (Atom requires a date) takes the feed's date.
+            let updated = entries
+                .iter()
+                .filter_map(|e| e.updated.clone())
+                .max()
+                .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned());
+            for entry in &mut entries {
+                entry.updated.get_or_insert_with(|| updated.clone());
+            }
+            let mut ctx = tera::Context::new();
+            ctx.insert(
+                "feed",
+                &Feed {
+                    title,
+                    id: feed_id(self.config, path),
+                    updated,
+                    self_url: absolute(path),
+                    alternate_url: absolute(alternate),
+                    entries,
+                },
+            );
+            self.raw(out, "atom.xml", path, ctx)
+        };
+        write_feed(self.config.title.clone(), "feed.xml", "", &collection.newest)?;
         for agency in &collection.agencies {
             write_feed(
                 format!("{} — {}", agency.name, self.config.title),
@@ -574,8 +682,13 @@ impl<'a> Renderer<'a> {
     }
 }
 
-fn epoch() -> String {
-    "1970-01-01T00:00:00Z".to_owned()
+
+/// The path part of the base URL, `/` when there is none.
+fn root_path(base_url: Option<&str>) -> String {
+    base_url
+        .and_then(|url| url.split_once("://"))
+        .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
+        .unwrap_or_else(|| "/".to_owned())
 }
 
 fn feed_id(config: &Config, path: &str) -> String {
@@ -623,12 +736,12 @@ fn key_values(pairs: &[(String, String)]) -> Vec<KeyValue<'_>> {
 }
 
 /// Number of listing pages for `n` entries; an empty listing still has its first page.
-fn page_count(n: usize, page_size: usize) -> usize {
+pub(crate) fn page_count(n: usize, page_size: usize) -> usize {
     n.div_ceil(page_size).max(1)
 }
 
 /// Site path of page `page` of a listing at `base` (`/agency/`, `/agency/page/2/`).
-fn page_url(base: &str, page: usize) -> String {
+pub(crate) fn page_url(base: &str, page: usize) -> String {
     if page == 1 {
         base.to_owned()
     } else {
@@ -636,7 +749,7 @@ fn page_url(base: &str, page: usize) -> String {
     }
 }
 
-fn paginate<'i>(
+pub(crate) fn paginate<'i>(
     ids: &'i [usize],
     page: usize,
     page_size: usize,
@@ -697,6 +810,13 @@ mod tests {
         let (pager, _) = paginate(&ids, 2, 10, "/a/");
         assert_eq!(pager.prev_url.as_deref(), Some("/a/"));
         assert_eq!(pager.next_url.as_deref(), Some("/a/page/3/"));
+    }
+
+    #[test]
+    fn root_path_comes_from_the_base_url() {
+        assert_eq!(root_path(None), "/");
+        assert_eq!(root_path(Some("https://example.org/")), "/");
+        assert_eq!(root_path(Some("https://example.org/leaks/")), "/leaks/");
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl Extractor for MarkdownExtractor {
                     .push(format!("front matter is not valid YAML ({err}): ignored")),
             },
         }
-        let rendered = render(body);
+        let rendered = render(body, extracted.meta.title.as_deref());
         if extracted.meta.title.is_none() {
             extracted.meta.title = rendered.first_heading;
         }
@@ -95,7 +95,10 @@ struct Rendered {
     first_heading: Option<String>,
 }
 
-fn render(markdown: &str) -> Rendered {
+/// Renders Markdown for a page whose `<h1>` is the document title: a leading `# Title` that
+/// repeats it (or becomes it, when there is no other title) is dropped, and every other
+/// heading moves down a level, so the page has exactly one `<h1>`.
+fn render(markdown: &str, title: Option<&str>) -> Rendered {
     let options = Options::ENABLE_TABLES
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_STRIKETHROUGH
@@ -149,12 +152,50 @@ fn render(markdown: &str) -> Rendered {
         }
         i += 1;
     }
+    let leading_title_end = match events.first() {
+        Some(Event::Start(Tag::Heading { level: HeadingLevel::H1, .. })) => {
+            let end = events
+                .iter()
+                .position(|e| matches!(e, Event::End(TagEnd::Heading(_))))
+                .unwrap_or(0);
+            let repeats_title = match (title, &first_heading) {
+                (None, Some(_)) => true,
+                (Some(title), Some(heading)) => title.trim().eq_ignore_ascii_case(heading),
+                _ => false,
+            };
+            repeats_title.then_some(end + 1)
+        }
+        _ => None,
+    };
+    let events = events
+        .into_iter()
+        .skip(leading_title_end.unwrap_or(0))
+        .map(|event| match event {
+            Event::Start(Tag::Heading { level, id, classes, attrs }) => Event::Start(Tag::Heading {
+                level: demote(level),
+                id,
+                classes,
+                attrs,
+            }),
+            Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(demote(level))),
+            other => other,
+        });
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut html, events.into_iter());
+    pulldown_cmark::html::push_html(&mut html, events);
     Rendered {
         html,
         text,
         first_heading,
+    }
+}
+
+fn demote(level: HeadingLevel) -> HeadingLevel {
+    match level {
+        HeadingLevel::H1 => HeadingLevel::H2,
+        HeadingLevel::H2 => HeadingLevel::H3,
+        HeadingLevel::H3 => HeadingLevel::H4,
+        HeadingLevel::H4 => HeadingLevel::H5,
+        HeadingLevel::H5 | HeadingLevel::H6 => HeadingLevel::H6,
     }
 }
 
@@ -181,13 +222,22 @@ mod tests {
     fn renders_gfm_with_heading_anchors() {
         let out = render(
             "# Title\n\n## Part\n\n## Part\n\n|a|b|\n|-|-|\n|1|2|\n\n- [x] done\n\nx[^1]\n\n[^1]: note\n\n~~gone~~",
+            None,
         );
         assert_eq!(out.first_heading.as_deref(), Some("Title"));
-        assert!(out.html.contains(r#"<h2 id="part">"#), "{}", out.html);
-        assert!(out.html.contains(r#"<h2 id="part-2">"#), "{}", out.html);
+        // The page's <h1> is the title: the leading one is dropped, the rest move down.
+        assert!(!out.html.contains("<h1"), "{}", out.html);
+        assert!(out.html.contains(r#"<h3 id="part">"#), "{}", out.html);
+        assert!(out.html.contains(r#"<h3 id="part-2">"#), "{}", out.html);
         assert!(out.html.contains("<table>"));
         assert!(out.html.contains("<del>gone</del>"));
         assert!(out.html.contains("checkbox"));
         assert!(out.text.contains("Title\n"));
+    }
+
+    #[test]
+    fn a_leading_heading_that_differs_from_the_title_stays() {
+        let out = render("# Findings\n\ntext", Some("Quarterly report"));
+        assert!(out.html.contains(r#"<h2 id="findings">Findings</h2>"#), "{}", out.html);
     }
 }

@@ -9,9 +9,14 @@
 //! Invariant: `body_html` is safe to embed in a page as is. Extractors either generate it from
 //! escaped text or pass leaked markup through [`crate::sanitize`].
 
+mod docx;
+mod email;
+mod html;
+mod image;
 mod markdown;
 mod metadata;
 mod other;
+mod pdf;
 mod text;
 
 use std::panic::AssertUnwindSafe;
@@ -23,6 +28,41 @@ pub use metadata::Metadata;
 
 /// Files larger than this are not read for text; they are published as files only.
 pub const MAX_EXTRACT_BYTES: u64 = 64 * 1024 * 1024;
+
+pub use docx::MAX_ENTRY_BYTES as MAX_DOCX_ENTRY_BYTES;
+pub use pdf::PDF_TIMEOUT;
+
+/// A body may use this as the whole value of an `href` or `src` attribute (`src="…"`, double
+/// quotes) to point at the document's published original, whose URL is only known after
+/// extraction (identical files are published once, maybe beside another document's page).
+/// The renderer replaces it. Leaked markup cannot forge it: escaped text has no `"`, and the
+/// sanitizer drops URLs with unknown schemes.
+pub const ORIGINAL_URL: &str = "leakpress:original";
+
+/// Extensions a browser may run script from when it opens the file (`.svg`, `.html`, …).
+/// Files with these are never shown inline, and their published copies get a `.txt` suffix.
+pub const ACTIVE_EXTENSIONS: &[&str] = &[
+    "html", "htm", "xhtml", "xht", "shtml", "svg", "svgz", "xml", "xsl", "xslt", "mht", "mhtml",
+    "js", "mjs", "hta",
+];
+
+/// A derived file's name: `<prefix>.<slug of stem>.<slug of extension>`, plus `.txt` for
+/// [`ACTIVE_EXTENSIONS`]. Derived names always hold at least two dots, so they never clash
+/// with the published original beside them (one dot at most, see `collect`).
+pub(crate) fn safe_derived_name(prefix: &str, given: &str) -> String {
+    let given = given.rsplit(['/', '\\']).next().unwrap_or(given);
+    let (stem, ext) = match given.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => {
+            (crate::slug::slugify(stem), crate::slug::slugify(ext))
+        }
+        _ => (crate::slug::slugify(given), "bin".to_owned()),
+    };
+    if ACTIVE_EXTENSIONS.contains(&ext.as_str()) {
+        format!("{prefix}.{stem}.{ext}.txt")
+    } else {
+        format!("{prefix}.{stem}.{ext}")
+    }
+}
 
 /// What an extractor gets for one file.
 #[non_exhaustive]
@@ -73,6 +113,11 @@ pub trait Extractor: Send + Sync {
     fn handles(&self, source: &SourceFile) -> bool;
     /// Turns the file into a document.
     fn extract(&self, ctx: &ExtractContext<'_>) -> crate::Result<Extracted>;
+    /// Whether it reads the file itself, as a stream, so it takes files over
+    /// [`MAX_EXTRACT_BYTES`] too (then `ctx.bytes` holds only the file's head).
+    fn streams(&self) -> bool {
+        false
+    }
 }
 
 /// Every format, most specific first. Adding a format means adding a line here.
@@ -80,6 +125,12 @@ pub fn registry() -> Vec<Box<dyn Extractor>> {
     vec![
         Box::new(markdown::MarkdownExtractor),
         Box::new(text::TextExtractor),
+        Box::new(html::HtmlExtractor),
+        Box::new(email::EmailExtractor),
+        Box::new(pdf::PdfExtractor),
+        Box::new(docx::DocxExtractor),
+        Box::new(image::ImageExtractor),
+        Box::new(crate::tables::TableExtractor),
         Box::new(other::OtherExtractor),
     ]
 }
@@ -100,10 +151,10 @@ pub fn run(extractors: &[Box<dyn Extractor>], ctx: &ExtractContext<'_>) -> Outco
     let too_big = ctx.source.size > MAX_EXTRACT_BYTES;
     let chosen = extractors
         .iter()
-        .find(|e| !too_big && e.handles(ctx.source))
+        .find(|e| (!too_big || e.streams()) && e.handles(ctx.source))
         .map(|e| e.as_ref());
     let mut warnings = Vec::new();
-    if too_big {
+    if too_big && !chosen.is_some_and(|e| e.streams()) {
         warnings.push(format!(
             "larger than {} MiB: published as a file without extracting its text",
             MAX_EXTRACT_BYTES / (1024 * 1024)

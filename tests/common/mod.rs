@@ -22,7 +22,7 @@ pub fn sample_root() -> PathBuf {
 /// folder, so tests can add files and write output without touching the repository.
 pub fn copy_archive(root: &Path) -> tempfile::TempDir {
     let temp = tempfile::tempdir().expect("temp dir");
-    for name in ["leakpress.yaml", "content", "themes"] {
+    for name in ["leakpress.yaml", "tables.yaml", "content", "themes"] {
         let from = root.join(name);
         if from.is_dir() {
             copy_dir(&from, &temp.path().join(name));
@@ -105,12 +105,18 @@ pub fn broken_links(site: &Site, offline: bool) -> Vec<String> {
             {
                 continue;
             }
-            if link.starts_with('/') {
+            // Only the 404 page, shown at any depth by a server, links from the site's root.
+            let rooted = link.starts_with('/') && path == "404.html" && !offline;
+            if link.starts_with('/') && !rooted {
                 broken.insert(format!("{path}: absolute link {link}"));
                 continue;
             }
             let target = link.split(['?', '#']).next().unwrap_or("");
-            let resolved = resolve(path, target);
+            let resolved = if rooted {
+                resolve("index.html", &target[1..])
+            } else {
+                resolve(path, target)
+            };
             let exists = if resolved.is_empty() || resolved.ends_with('/') {
                 !offline && site.files.contains_key(&format!("{resolved}index.html"))
             } else {

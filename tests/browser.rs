@@ -1,0 +1,264 @@
+//! The browser test: builds the bundled sample archive (normal and `--offline`), serves the
+//! normal build on 127.0.0.1 and runs `tests/browser/run.mjs`, which browses both builds in
+//! headless Chromium (over http and from `file://`) and fails on console errors, page errors,
+//! dialogs, failed requests and any request that leaves the machine.
+//!
+//! Needs Debian's Chromium and the driver's node modules; `bash tests/run-all.sh` installs both.
+//! `LEAKPRESS_SKIP_BROWSER=1` skips it (loudly); `LEAKPRESS_CHROMIUM` names another Chromium.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use leakpress::{BuildOptions, Output};
+
+/// The whole node run (Chromium start and every flow) must finish within this.
+const DRIVER_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[test]
+fn browse_and_search_the_sample_archive_in_chromium() {
+    if std::env::var("LEAKPRESS_SKIP_BROWSER").as_deref() == Ok("1") {
+        // Straight to stderr, past the test harness's capture, so a skip is never quiet.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+             !!  LEAKPRESS_SKIP_BROWSER=1: the browser test was SKIPPED, not passed.     !!\n\
+             !!  Run `bash tests/run-all.sh` (without it) to test the site in Chromium.   !!\n\
+             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+        );
+        return;
+    }
+    let repo = common::sample_root();
+    let driver_dir = repo.join("tests/browser");
+    check_prerequisites(&driver_dir);
+
+    let started = Instant::now();
+    let online = tempfile::tempdir().expect("temp dir");
+    let offline = tempfile::tempdir().expect("temp dir");
+    build(&repo, &online.path().join("site"), false);
+    build(&repo, &offline.path().join("site"), true);
+    let built = started.elapsed();
+
+    let server = Server::start(online.path().join("site"));
+    let http_url = format!("http://127.0.0.1:{}/", server.port);
+    let file_url = file_url(&offline.path().join("site"));
+
+    let mut child = Command::new("node")
+        .arg(driver_dir.join("run.mjs"))
+        .args(["--http", &http_url, "--file", &file_url])
+        .current_dir(&repo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run node");
+    let stdout = drain(child.stdout.take().expect("stdout"));
+    let stderr = drain(child.stderr.take().expect("stderr"));
+    let deadline = Instant::now() + DRIVER_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = stdout.join().expect("stdout reader");
+    let stderr = stderr.join().expect("stderr reader");
+    drop(server);
+    println!("{stdout}");
+    if !stderr.trim().is_empty() {
+        println!("--- stderr ---\n{stderr}");
+    }
+    println!(
+        "built both sites in {:.1} s; browser test {:.1} s in all",
+        built.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    match status {
+        None => panic!(
+            "the browser driver did not finish within {} s (its output is above)",
+            DRIVER_TIMEOUT.as_secs()
+        ),
+        Some(status) => assert!(
+            status.success(),
+            "the browser test failed ({status}): see the transcript above"
+        ),
+    }
+}
+
+/// Fails with what to run when Chromium, node or the driver's modules are missing: a missing
+/// tool must never look like a passing test.
+fn check_prerequisites(driver_dir: &Path) {
+    let chromium = std::env::var_os("LEAKPRESS_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let mut missing = Vec::new();
+    if !chromium.is_file() {
+        missing.push(format!(
+            "Chromium at {} (Debian's `chromium` package)",
+            chromium.display()
+        ));
+    }
+    if Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
+        missing.push("node (Node.js 20 or newer)".to_owned());
+    }
+    if !driver_dir.join("node_modules/playwright-core").is_dir() {
+        missing.push(format!(
+            "{}/node_modules/playwright-core (`npm ci --prefix tests/browser`)",
+            driver_dir.display()
+        ));
+    }
+    assert!(
+        missing.is_empty(),
+        "the browser test cannot run; missing:\n  - {}\n\
+         Run `bash tests/run-all.sh`, which installs them (as root, with apt and npm), \
+         or set LEAKPRESS_SKIP_BROWSER=1 to skip this test knowingly.",
+        missing.join("\n  - ")
+    );
+}
+
+fn build(root: &Path, out_dir: &Path, offline: bool) {
+    let mut options = BuildOptions::new(root);
+    options.out_dir = out_dir.to_path_buf();
+    options.offline = offline;
+    let out = Output::disk(out_dir).expect("output folder");
+    leakpress::build(&options, &out, &|_| {}).unwrap_or_else(|err| {
+        panic!("building the sample archive (offline={offline}) failed: {err}")
+    });
+}
+
+/// `file:///…/` for a folder, percent-encoded.
+fn file_url(dir: &Path) -> String {
+    const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    let dir = dir.canonicalize().expect("canonical path");
+    let text = dir.to_str().expect("UTF-8 temp path");
+    format!(
+        "file://{}/",
+        percent_encoding::utf8_percent_encode(text, PATH)
+    )
+}
+
+fn drain(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = from.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// A static file server on an ephemeral 127.0.0.1 port, answering from a few threads; like a
+/// static host it maps folders to `index.html`, unknown paths to `404.html` (status 404), and
+/// sends the site's Content-Security-Policy and `nosniff`, so wrong types and CSP slips show.
+struct Server {
+    port: u16,
+    server: Arc<tiny_http::Server>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(dir: PathBuf) -> Server {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("listen"));
+        let port = server.server_addr().to_ip().expect("an IP listener").port();
+        let dir = Arc::new(dir);
+        let threads = (0..4)
+            .map(|_| {
+                let server = Arc::clone(&server);
+                let dir = Arc::clone(&dir);
+                std::thread::spawn(move || {
+                    // `recv` fails once `unblock` is called on drop.
+                    while let Ok(request) = server.recv() {
+                        let response = respond(&dir, request.url());
+                        let _ = request.respond(response);
+                    }
+                })
+            })
+            .collect();
+        Server {
+            port,
+            server,
+            threads,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for _ in &self.threads {
+            self.server.unblock();
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn respond(dir: &Path, url: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let path = url.split(['?', '#']).next().unwrap_or("/");
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let mut target = dir.to_path_buf();
+    for segment in decoded.split('/').filter(|s| !s.is_empty() && *s != ".") {
+        if segment == ".." || segment.contains('\\') {
+            return tiny_http::Response::from_string("bad path").with_status_code(400);
+        }
+        target.push(segment);
+    }
+    if target.is_dir() {
+        target.push("index.html");
+    }
+    let (bytes, status) = match std::fs::read(&target) {
+        Ok(bytes) => (bytes, 200),
+        Err(_) => {
+            target = dir.join("404.html");
+            let body = std::fs::read(&target).unwrap_or_else(|_| b"not found".to_vec());
+            (body, 404)
+        }
+    };
+    let mime = match target.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "ico" => "image/x-icon",
+        "pdf" => "application/pdf",
+        "txt" | "sha256" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    };
+    let headers = [
+        ("Content-Type", mime),
+        ("Content-Security-Policy", leakpress::render::CSP),
+        ("X-Content-Type-Options", "nosniff"),
+    ];
+    let mut response = tiny_http::Response::from_data(bytes).with_status_code(status);
+    for (name, value) in headers {
+        if let Ok(header) = tiny_http::Header::from_bytes(name, value) {
+            response = response.with_header(header);
+        }
+    }
+    response
+}
