@@ -64,6 +64,8 @@ pub struct Collection {
     pub newest: Vec<usize>,
     /// For each document id: identical files elsewhere (other document ids).
     pub duplicates: HashMap<usize, Vec<usize>>,
+    /// For each email in a thread of two or more: the thread's document ids, oldest first.
+    pub threads: HashMap<usize, std::sync::Arc<Vec<usize>>>,
 }
 
 /// Assigns slugs and URLs (with warnings for clashes) and publishes each distinct original
@@ -219,7 +221,61 @@ pub fn collect(docs: &[Document], folders: &[AgencyFolder]) -> Collection {
             .collect(),
         newest,
         duplicates,
+        threads: mail_threads(docs),
     }
+}
+
+/// Groups emails into threads: messages linked by `In-Reply-To`/`References` to another's
+/// `Message-ID`, or answering the same message (even one not in the archive), share a thread.
+/// Only threads of two or more documents are kept; each lists its messages oldest first.
+fn mail_threads(docs: &[Document]) -> HashMap<usize, std::sync::Arc<Vec<usize>>> {
+    // Union-find over document ids, joined through every id a message names.
+    let mut parent: Vec<usize> = (0..docs.len()).collect();
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    let mut first_naming: BTreeMap<&str, usize> = BTreeMap::new();
+    for doc in docs {
+        let Some(ids) = &doc.mail_ids else { continue };
+        for id in ids.message_id.iter().chain(&ids.parents) {
+            match first_naming.get(id.as_str()) {
+                Some(&other) => {
+                    let (a, b) = (root(&mut parent, doc.id), root(&mut parent, other));
+                    // The smaller id becomes the root, so grouping never depends on order.
+                    parent[a.max(b)] = a.min(b);
+                }
+                None => {
+                    first_naming.insert(id, doc.id);
+                }
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for doc in docs.iter().filter(|d| d.mail_ids.is_some()) {
+        groups
+            .entry(root(&mut parent, doc.id))
+            .or_default()
+            .push(doc.id);
+    }
+    let mut threads = HashMap::new();
+    for (_, mut ids) in groups.into_iter().filter(|(_, ids)| ids.len() > 1) {
+        // Oldest first: the reverse of newest-first, undated messages last, ties by path.
+        ids.sort_by(|&a, &b| match (docs[a].date, docs[b].date) {
+            (Some(x), Some(y)) => x.cmp(&y).then_with(|| a.cmp(&b)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.cmp(&b),
+        });
+        let thread = std::sync::Arc::new(ids);
+        for &id in thread.iter() {
+            threads.insert(id, thread.clone());
+        }
+    }
+    threads
 }
 
 /// `metro-transit-police` → `Metro Transit Police`.

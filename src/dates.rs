@@ -52,19 +52,19 @@ impl DocDate {
         // `%Y` also takes `20` as the year 20; such text is a two-digit year, handled below.
         let plausible = |year: i32| year >= 1000;
         for format in DATE_TIME_FORMATS {
-            if let Ok(dt) = NaiveDateTime::parse_from_str(text, format) {
-                if plausible(chrono::Datelike::year(&dt)) {
-                    return Some(DocDate::with_time(dt));
-                }
+            if let Ok(dt) = NaiveDateTime::parse_from_str(text, format)
+                && plausible(chrono::Datelike::year(&dt))
+            {
+                return Some(DocDate::with_time(dt));
             }
         }
         const DATE_FORMATS: &[&str] =
             &["%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d %B %Y", "%B %d, %Y"];
         for format in DATE_FORMATS {
-            if let Ok(date) = NaiveDate::parse_from_str(text, format) {
-                if plausible(chrono::Datelike::year(&date)) {
-                    return Some(DocDate::day(date));
-                }
+            if let Ok(date) = NaiveDate::parse_from_str(text, format)
+                && plausible(chrono::Datelike::year(&date))
+            {
+                return Some(DocDate::day(date));
             }
         }
         // Two-digit years (`05/31/20 00:00:00`): chrono's %y maps 00–68 to 2000s, 69–99 to 1900s,

@@ -192,7 +192,12 @@ pub fn discover(content_dir: &Path, config: &Config, report: &mut Report) -> Res
         if entry.depth() == 1 {
             if name == INTRO_FILE {
                 discovery.intro = Some(path);
-                report.record(&rel, Fate::Metadata("home-page introduction".into()));
+                report.record(
+                    &rel,
+                    Fate::Metadata {
+                        role: "home-page introduction".into(),
+                    },
+                );
             } else if name == "leakpress.yaml" {
                 report.skip(
                     &rel,
@@ -240,25 +245,45 @@ pub fn discover(content_dir: &Path, config: &Config, report: &mut Report) -> Res
             match read_agency_meta(path) {
                 Ok(meta) => {
                     agency_meta.insert(folder.to_owned(), meta);
-                    report.record(rel, Fate::Metadata("agency description".into()));
+                    report.record(
+                        rel,
+                        Fate::Metadata {
+                            role: "agency description".into(),
+                        },
+                    );
                 }
                 Err(err) => {
                     report.warn(rel, format!("agency description ignored: {err}"));
-                    report.record(rel, Fate::Metadata("agency description (invalid)".into()));
+                    report.record(
+                        rel,
+                        Fate::Metadata {
+                            role: "agency description (invalid)".into(),
+                        },
+                    );
                 }
             }
             continue;
         }
         if rest == crate::tables::AGENCY_PROFILE_FILE {
             // Read by the table pass, which reports a bad profile as a build error.
-            report.record(rel, Fate::Metadata("table profile".into()));
+            report.record(
+                rel,
+                Fate::Metadata {
+                    role: "table profile".into(),
+                },
+            );
             continue;
         }
-        if let Some(described) = sidecar_target(rel) {
-            if all_paths.contains_key(described) {
-                report.record(rel, Fate::Metadata(format!("sidecar of {described}")));
-                continue;
-            }
+        if let Some(described) = sidecar_target(rel)
+            && all_paths.contains_key(described)
+        {
+            report.record(
+                rel,
+                Fate::Metadata {
+                    role: format!("sidecar of {described}"),
+                },
+            );
+            continue;
         }
         let extension = Path::new(rel)
             .extension()

@@ -6,7 +6,7 @@
 
 use crate::dates::DocDate;
 use crate::discover::SourceFile;
-use crate::extract::DerivedFile;
+use crate::extract::{DerivedFile, MailIds};
 
 /// One published document.
 #[derive(Debug, Clone)]
@@ -40,6 +40,8 @@ pub struct Document {
     pub original_url: Option<String>,
     /// Warnings about this document.
     pub warnings: Vec<String>,
+    /// Mail threading ids (email documents only); `collect` groups threads from them.
+    pub mail_ids: Option<MailIds>,
 }
 
 /// The heavy part of a document, alive only until its page is rendered.

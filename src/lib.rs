@@ -285,6 +285,7 @@ fn extract_one(
         },
         original_url: None,
         warnings,
+        mail_ids: extracted.mail_ids,
     };
     let body = Body {
         html: extracted.body_html,

@@ -36,10 +36,10 @@ pub fn rewrite(html: &str, page_path: &str, offline: bool) -> Result<String> {
 pub fn rewrite_with_prefix(html: &str, prefix: &str, offline: bool) -> Result<String> {
     let handlers = ElementContentHandlers::default().element(|el: &mut Element<'_, '_>| {
         for attribute in LINK_ATTRIBUTES {
-            if let Some(value) = el.get_attribute(attribute) {
-                if let Some(relative) = relativize(&value, prefix, offline) {
-                    el.set_attribute(attribute, &relative)?;
-                }
+            if let Some(value) = el.get_attribute(attribute)
+                && let Some(relative) = relativize(&value, prefix, offline)
+            {
+                el.set_attribute(attribute, &relative)?;
             }
         }
         Ok(())

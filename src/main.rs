@@ -192,7 +192,7 @@ fn build_once(options: &BuildOptions, args: &BuildArgs) -> Result<Report> {
         bar.finish_and_clear();
     }
     let report_path = options.report_path();
-    std::fs::write(&report_path, report.to_json())
+    std::fs::write(&report_path, report.to_json()?)
         .with_context(|| format!("cannot write {}", report_path.display()))?;
     print_warnings(&report);
     if args.timings {

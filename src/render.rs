@@ -143,6 +143,16 @@ struct DocView<'a> {
     warnings: &'a [String],
     referenced_by: &'a [crate::tables::RecordLink],
     referenced_by_total: usize,
+    thread: Vec<ThreadEntry<'a>>,
+}
+
+/// A message in the mail thread a document belongs to.
+#[derive(Serialize)]
+struct ThreadEntry<'a> {
+    url: String,
+    title: &'a str,
+    date: Option<DateView>,
+    current: bool,
 }
 
 /// The three orders an agency's documents are listed in: (folder under the agency, label).
@@ -340,6 +350,20 @@ impl<'a> Renderer<'a> {
                 .get(&doc.id)
                 .map_or(&[][..], |(shown, _)| shown.as_slice()),
             referenced_by_total: self.referenced_by.get(&doc.id).map_or(0, |(_, n)| *n),
+            thread: collection
+                .threads
+                .get(&doc.id)
+                .map(|ids| {
+                    ids.iter()
+                        .map(|&id| ThreadEntry {
+                            url: format!("/{}", docs[id].url),
+                            title: &docs[id].title,
+                            date: docs[id].date.map(|d| d.view()),
+                            current: id == doc.id,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
         let mut ctx = tera::Context::new();
         ctx.insert("doc", &view);
@@ -364,10 +388,10 @@ impl<'a> Renderer<'a> {
         if !publish {
             return Ok(());
         }
-        if let Some(original) = &doc.original_url {
-            if original.starts_with(&doc.url) {
-                out.copy_file(original, &doc.source.abs_path, &doc.sha256)?;
-            }
+        if let Some(original) = &doc.original_url
+            && original.starts_with(&doc.url)
+        {
+            out.copy_file(original, &doc.source.abs_path, &doc.sha256)?;
         }
         for file in &body.derived {
             out.write(&format!("{}{}", doc.url, file.name), &file.bytes)?;
@@ -669,7 +693,12 @@ impl<'a> Renderer<'a> {
             );
             self.raw(out, "atom.xml", path, ctx)
         };
-        write_feed(self.config.title.clone(), "feed.xml", "", &collection.newest)?;
+        write_feed(
+            self.config.title.clone(),
+            "feed.xml",
+            "",
+            &collection.newest,
+        )?;
         for agency in &collection.agencies {
             write_feed(
                 format!("{} — {}", agency.name, self.config.title),
@@ -681,7 +710,6 @@ impl<'a> Renderer<'a> {
         Ok(())
     }
 }
-
 
 /// The path part of the base URL, `/` when there is none.
 fn root_path(base_url: Option<&str>) -> String {

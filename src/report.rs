@@ -26,9 +26,15 @@ pub enum Fate {
         of: String,
     },
     /// Read as metadata for something else (`_agency.yaml`, sidecars, `_index.md`).
-    Metadata(String),
-    /// Not published, for this reason.
-    Skipped(String),
+    Metadata {
+        /// What it describes.
+        role: String,
+    },
+    /// Not published.
+    Skipped {
+        /// Why not.
+        reason: String,
+    },
 }
 
 /// A problem with one input file; the build went on.
@@ -79,7 +85,12 @@ impl Report {
 
     /// Records a skipped file.
     pub fn skip(&mut self, path: &str, reason: impl Into<String>) {
-        self.record(path, Fate::Skipped(reason.into()));
+        self.record(
+            path,
+            Fate::Skipped {
+                reason: reason.into(),
+            },
+        );
     }
 
     /// Records a folder skipped whole, with the number of files in it.
@@ -112,7 +123,7 @@ impl Report {
     }
 
     /// The report as pretty JSON.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|err| format!("{{\"error\":\"{err}\"}}"))
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self)
     }
 }

@@ -130,17 +130,19 @@ fn hidden_stray_and_metadata_files_have_their_fates() {
     let site = build_invalid();
     assert_eq!(
         site.report.fate("agency-one/.DS_Store"),
-        Some(&Fate::Skipped("hidden file".into()))
+        Some(&Fate::Skipped {
+            reason: "hidden file".into()
+        })
     );
     assert!(site.report.skipped_folders.contains_key(".hidden-folder"));
     assert!(matches!(
         site.report.fate("stray.md"),
-        Some(Fate::Skipped(_))
+        Some(Fate::Skipped { .. })
     ));
     assert!(!site.warnings_for("stray.md").is_empty());
     assert!(matches!(
         site.report.fate("agency-one/_agency.yaml"),
-        Some(Fate::Metadata(_))
+        Some(Fate::Metadata { .. })
     ));
     // An invalid agency description is reported; the agency is still built, named by its folder.
     assert!(
@@ -177,7 +179,7 @@ fn symlink_out_of_content_is_not_followed() {
         .unwrap();
     let site = build_memory(archive.path(), false, None);
     assert!(
-        matches!(site.report.fate("agency-one/link.md"), Some(Fate::Skipped(reason)) if reason.contains("outside"))
+        matches!(site.report.fate("agency-one/link.md"), Some(Fate::Skipped { reason }) if reason.contains("outside"))
     );
     assert!(!site.warnings_for("agency-one/link.md").is_empty());
     for bytes in site.files.values() {

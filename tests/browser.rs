@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use leakpress::{BuildOptions, Output};
 
 /// The whole node run (Chromium start and every flow) must finish within this.
-const DRIVER_TIMEOUT: Duration = Duration::from_secs(120);
+const DRIVER_TIMEOUT: Duration = Duration::from_secs(180);
 
 #[test]
 fn browse_and_search_the_sample_archive_in_chromium() {

@@ -33,6 +33,13 @@ fn sample_archive_gives_every_file_a_fate_and_every_document_a_page() {
         }
     }
     assert_eq!(site.report.files.len(), content_files);
+    // The report is JSON a newsroom's scripts can read: every file with its fate.
+    let json: serde_json::Value = serde_json::from_str(&site.report.to_json().unwrap()).unwrap();
+    assert_eq!(json["files"].as_object().unwrap().len(), content_files);
+    assert_eq!(
+        json["files"]["riverside-fusion-center/_agency.yaml"]["fate"],
+        "metadata"
+    );
     assert!(
         site.report.summary.documents >= 60,
         "{}",
@@ -144,7 +151,10 @@ fn agency_listing_is_paginated_and_sorted() {
         } else {
             format!("{agency}/page/{page}/index.html")
         };
-        for link in links_in(&site.html(&path)).into_iter().filter(|l| !l.contains("://")) {
+        for link in links_in(&site.html(&path))
+            .into_iter()
+            .filter(|l| !l.contains("://"))
+        {
             let resolved = resolve(&path, &link);
             if resolved.starts_with(&format!("{agency}/"))
                 && !resolved.contains("/page/")
@@ -230,8 +240,7 @@ fn unknown_config_key_fails_the_build_naming_the_key() {
         &Output::memory(),
         &|_| {},
     )
-    .err()
-    .expect("unknown key is fatal");
+    .expect_err("unknown key is fatal");
     let message = err.to_string();
     assert!(
         message.contains("pagesize") && message.contains("leakpress.yaml"),

@@ -62,9 +62,15 @@ fn pdf_text_page_count_and_title() {
     let (url, kind) = page_of(site, rel);
     assert_eq!(kind, "pdf");
     let html = site.html(&format!("{url}index.html"));
-    assert!(html.contains("Methamphetamine remains the primary drug threat"), "{html}");
+    assert!(
+        html.contains("Methamphetamine remains the primary drug threat"),
+        "{html}"
+    );
     assert!(html.contains("2019 Annual Threat Assessment"));
-    assert!(html.contains(">Pages<") && html.contains(">2<"), "page count fact");
+    assert!(
+        html.contains(">Pages<") && html.contains(">2<"),
+        "page count fact"
+    );
     assert!(site.has(&format!("{url}2019-annual-threat-assessment.pdf")));
     // The browser's own viewer shows the original.
     assert!(html.contains("pdf-viewer"), "no PDF viewer frame");
@@ -90,7 +96,12 @@ fn sidecar_metadata_overrides_what_the_pdf_says() {
     assert!(html.contains("FOIA release 12"));
     assert!(html.contains("Sidecar report text"));
     assert!(site.has("tags/sidecar/index.html"));
-    assert_eq!(site.report.fate("hostile-agency/docs/report.pdf.yaml").map(|_| ()), Some(()));
+    assert_eq!(
+        site.report
+            .fate("hostile-agency/docs/report.pdf.yaml")
+            .map(|_| ()),
+        Some(())
+    );
 }
 
 #[test]
@@ -100,12 +111,20 @@ fn docx_paragraphs_headings_tables_and_core_properties() {
     let (url, kind) = page_of(site, rel);
     assert_eq!(kind, "docx");
     let html = site.html(&format!("{url}index.html"));
-    assert!(html.contains("Regional Briefing Agenda, 11 February 2020"), "title from core.xml");
+    assert!(
+        html.contains("Regional Briefing Agenda, 11 February 2020"),
+        "title from core.xml"
+    );
     assert!(html.contains("2020-02-11"), "date from core.xml");
-    assert!(html.contains("<table class=docx-table>") || html.contains("<table class=\"docx-table\">"));
+    assert!(
+        html.contains("<table class=docx-table>") || html.contains("<table class=\"docx-table\">")
+    );
     assert!(html.contains("Gang database audit findings"));
     // Text that looks like markup is text.
-    assert!(html.contains("&lt;tabletop>") || html.contains("&lt;tabletop&gt;"), "{html}");
+    assert!(
+        html.contains("&lt;tabletop>") || html.contains("&lt;tabletop&gt;"),
+        "{html}"
+    );
 }
 
 #[test]
@@ -128,7 +147,10 @@ fn images_get_oriented_previews_without_exif_and_a_gps_fact() {
         );
     }
     // The preview links the original.
-    assert!(html.contains("2020-06-01-checkpoint-photo.jpg\"><img") || html.contains("2020-06-01-checkpoint-photo.jpg><img"));
+    assert!(
+        html.contains("2020-06-01-checkpoint-photo.jpg\"><img")
+            || html.contains("2020-06-01-checkpoint-photo.jpg><img")
+    );
     // Transparent images keep their alpha: PNG previews.
     let (png_url, _) = page_of(site, "metro-transit-police/bulletins/station-map.png");
     assert!(site.has(&format!("{png_url}preview.medium.png")));
@@ -147,17 +169,50 @@ fn email_headers_body_attachments_and_inline_images() {
     assert!(html.contains("situation report"));
     // The tracking pixel is blocked, the cid: logo points at its published preview.
     assert!(html.contains("tracker.example.com not loaded"));
-    assert!(html.contains("src=att-1.preview.medium.jpg") || html.contains("src=\"att-1.preview.medium.jpg\""), "{html}");
-    for name in ["att-1.logo.png", "att-1.preview.small.jpg", "att-2.sitrep-2020-06-01.pdf"] {
+    assert!(
+        html.contains("src=att-1.preview.medium.jpg")
+            || html.contains("src=\"att-1.preview.medium.jpg\""),
+        "{html}"
+    );
+    for name in [
+        "att-1.logo.png",
+        "att-1.preview.small.jpg",
+        "att-2.sitrep-2020-06-01.pdf",
+    ] {
         assert!(site.has(&format!("{url}{name}")), "{name} not published");
     }
     // A plain-text reply is escaped, preformatted text.
-    let reply = page_html(site, "riverside-fusion-center/email/2020-06-01-re-sitrep.eml");
-    assert!(reply.contains("> Attached is the noon situation report.") || reply.contains("&gt; Attached is the noon situation report."));
+    let reply = page_html(
+        site,
+        "riverside-fusion-center/email/2020-06-01-re-sitrep.eml",
+    );
+    assert!(
+        reply.contains("> Attached is the noon situation report.")
+            || reply.contains("&gt; Attached is the noon situation report.")
+    );
     assert!(!reply.contains("<blockquote"));
     // A mailbox shows every message.
     let mbox = page_html(site, "tri-county-task-force/intel/tip-line.mbox");
     assert!(mbox.contains("white van") && mbox.contains("plate partially read"));
+}
+
+#[test]
+fn replies_are_grouped_into_a_thread_linking_each_message() {
+    let site = sample();
+    let first = "riverside-fusion-center/email/2020-06-01-sitrep.eml";
+    let reply = "riverside-fusion-center/email/2020-06-01-re-sitrep.eml";
+    let (first_url, _) = page_of(site, first);
+    let (reply_url, _) = page_of(site, reply);
+    let html = site.html(&format!("{first_url}index.html"));
+    let thread = html.split("mail-thread").nth(1).expect("a thread list");
+    assert!(thread.contains("Re: SITREP"), "{thread}");
+    let link = format!("../../{reply_url}");
+    assert!(thread.contains(&link), "{thread}");
+    let html = site.html(&format!("{reply_url}index.html"));
+    assert!(html.contains("mail-thread") && html.contains(&format!("../../{first_url}")));
+    // A message in no thread has no thread list.
+    let alone = page_html(site, "tri-county-task-force/intel/tip-line.mbox");
+    assert!(!alone.contains("mail-thread"));
 }
 
 #[test]
@@ -167,7 +222,10 @@ fn html_pages_are_sanitized_inline_with_their_title() {
     let (url, kind) = page_of(site, rel);
     assert_eq!(kind, "html");
     let html = site.html(&format!("{url}index.html"));
-    assert!(html.contains("<title>Partner Portal – Maintenance Notice"), "{html}");
+    assert!(
+        html.contains("<title>Partner Portal – Maintenance Notice"),
+        "{html}"
+    );
     assert!(html.contains("Saturday, 6 June 2020"));
     assert!(!html.contains("portal.js") && !html.contains("portal.css"));
     // The original is published as source text, never as a page a browser would run.
@@ -177,18 +235,27 @@ fn html_pages_are_sanitized_inline_with_their_title() {
 #[test]
 fn audio_gets_a_player_and_svg_is_a_download_only() {
     let site = sample();
-    let (url, kind) = page_of(site, "riverside-fusion-center/audio/2020-06-02-dispatch-clip.wav");
+    let (url, kind) = page_of(
+        site,
+        "riverside-fusion-center/audio/2020-06-02-dispatch-clip.wav",
+    );
     assert_eq!(kind, "file");
     let html = site.html(&format!("{url}index.html"));
     let player = html.split("<audio").nth(1).expect("an audio player");
     let src = player.split("src=").nth(1).unwrap().trim_start_matches('"');
     let src = &src[..src.find(['"', '>', ' ']).unwrap()];
-    assert!(site.has(&resolve(&format!("{url}index.html"), src)), "player src {src} resolves");
+    assert!(
+        site.has(&resolve(&format!("{url}index.html"), src)),
+        "player src {src} resolves"
+    );
 
     let rel = "coastal-joint-terrorism/assessments/port-diagram.svg";
     let (url, _) = page_of(site, rel);
     let html = site.html(&format!("{url}index.html"));
-    assert!(!html.contains("<svg") && !html.contains(".svg\""), "SVG shown inline");
+    assert!(
+        !html.contains("<svg") && !html.contains(".svg\""),
+        "SVG shown inline"
+    );
     assert!(site.has(&format!("{url}port-diagram.svg.txt")));
     assert!(has_warning(site, rel, "script"));
 }
@@ -198,7 +265,10 @@ fn every_sample_file_of_every_format_has_a_page() {
     let site = sample();
     let by_kind = &site.report.summary.documents_by_kind;
     for kind in ["pdf", "docx", "image", "email", "html", "text", "file"] {
-        assert!(by_kind.get(kind).copied().unwrap_or(0) >= 2, "fewer than 2 {kind} samples: {by_kind:?}");
+        assert!(
+            by_kind.get(kind).copied().unwrap_or(0) >= 2,
+            "fewer than 2 {kind} samples: {by_kind:?}"
+        );
     }
     assert_no_active_content(site);
 }
@@ -211,14 +281,27 @@ fn add_generated_hostile_files(dir: &std::path::Path) {
     let images = dir.join("images");
     let pdf = std::fs::read(docs.join("report.pdf")).unwrap();
     std::fs::write(docs.join("truncated.pdf"), &pdf[..pdf.len() / 2]).unwrap();
-    std::fs::write(docs.join("garbage.pdf"), b"%PDF-1.7\n\x00\x01\x02 not really a pdf").unwrap();
-    std::fs::write(docs.join("not-a-zip.docx"), b"this is not a zip file at all").unwrap();
+    std::fs::write(
+        docs.join("garbage.pdf"),
+        b"%PDF-1.7\n\x00\x01\x02 not really a pdf",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("not-a-zip.docx"),
+        b"this is not a zip file at all",
+    )
+    .unwrap();
     std::fs::write(docs.join("bomb.docx"), zip_bomb_docx()).unwrap();
     std::fs::write(images.join("huge.png"), huge_png_header(100_000, 100_000)).unwrap();
-    std::fs::write(images.join("truncated.jpg"), b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01").unwrap();
+    std::fs::write(
+        images.join("truncated.jpg"),
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01",
+    )
+    .unwrap();
     // A file over the extraction cap, without writing 64 MiB: a sparse file.
     let huge = std::fs::File::create(docs.join("huge.pdf")).unwrap();
-    huge.set_len(leakpress::extract::MAX_EXTRACT_BYTES + 1).unwrap();
+    huge.set_len(leakpress::extract::MAX_EXTRACT_BYTES + 1)
+        .unwrap();
 }
 
 /// A DOCX whose document.xml inflates to 60 MiB (the cap is 50 MiB) from about 60 KB.
@@ -246,7 +329,11 @@ fn huge_png_header(w: u32, h: u32) -> Vec<u8> {
         for &b in data {
             crc ^= u32::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
@@ -275,15 +362,35 @@ fn every_hostile_file_gets_a_page_and_a_clear_warning() {
         ("hostile-agency/docs/truncated.pdf", "pdf", "no text layer"),
         ("hostile-agency/docs/garbage.pdf", "pdf", "no text layer"),
         ("hostile-agency/docs/encrypted.pdf", "pdf", "encrypted"),
-        ("hostile-agency/docs/not-a-zip.docx", "file", "docx extraction failed"),
+        (
+            "hostile-agency/docs/not-a-zip.docx",
+            "file",
+            "docx extraction failed",
+        ),
         ("hostile-agency/docs/bomb.docx", "docx", "zip bomb"),
         ("hostile-agency/docs/huge.pdf", "file", "larger than 64 MiB"),
         ("hostile-agency/images/huge.png", "image", "100000 × 100000"),
-        ("hostile-agency/images/truncated.jpg", "image", "image not shown"),
+        (
+            "hostile-agency/images/truncated.jpg",
+            "image",
+            "image not shown",
+        ),
         ("hostile-agency/images/evil.svg", "file", "can run script"),
-        ("hostile-agency/mail/broken-boundary.eml", "email", "never appears"),
-        ("hostile-agency/mail/truncated.eml", "email", "closing boundary missing"),
-        ("hostile-agency/mail/truncated.eml", "email", "Date header is not a date"),
+        (
+            "hostile-agency/mail/broken-boundary.eml",
+            "email",
+            "never appears",
+        ),
+        (
+            "hostile-agency/mail/truncated.eml",
+            "email",
+            "closing boundary missing",
+        ),
+        (
+            "hostile-agency/mail/truncated.eml",
+            "email",
+            "Date header is not a date",
+        ),
         ("hostile-agency/mail/hostile.eml", "email", "remote image"),
         ("hostile-agency/web/evil.html", "html", "remote image"),
     ];
@@ -297,7 +404,10 @@ fn every_hostile_file_gets_a_page_and_a_clear_warning() {
             failures.push(format!("{rel}: no page"));
         }
         if !has_warning(site, rel, warning) {
-            failures.push(format!("{rel}: no warning with {warning:?}: {:?}", site.warnings_for(rel)));
+            failures.push(format!(
+                "{rel}: no warning with {warning:?}: {:?}",
+                site.warnings_for(rel)
+            ));
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
@@ -313,12 +423,26 @@ fn hostile_markup_is_inert_everywhere() {
     assert_no_active_content(site);
     let html = page_html(site, "hostile-agency/web/evil.html");
     assert!(html.contains("Visible text survives"));
-    assert!(html.contains("<title>Evil &amp; hostile page") || html.contains("<title>Evil & hostile page"), "title from <title>");
-    for needle in ["evil.example", "tracker.example/pixel", "leakpress:original", "alert("] {
-        assert!(!html.contains(needle), "{needle} survived in evil.html's page");
+    assert!(
+        html.contains("<title>Evil &amp; hostile page")
+            || html.contains("<title>Evil & hostile page"),
+        "title from <title>"
+    );
+    for needle in [
+        "evil.example",
+        "tracker.example/pixel",
+        "leakpress:original",
+        "alert(",
+    ] {
+        assert!(
+            !html.contains(needle),
+            "{needle} survived in evil.html's page"
+        );
     }
     let mail = page_html(site, "hostile-agency/mail/hostile.eml");
-    assert!(mail.contains("Hostile mail &lt;script>") || mail.contains("Hostile mail &lt;script&gt;"));
+    assert!(
+        mail.contains("Hostile mail &lt;script>") || mail.contains("Hostile mail &lt;script&gt;")
+    );
     assert!(mail.contains("Click here"));
     // The subject's `<script>` is text (escaped); the body's script and links are gone.
     for needle in ["alert(2)", "alert(3)", "onclick", "javascript:"] {
@@ -327,7 +451,14 @@ fn hostile_markup_is_inert_everywhere() {
     assert!(!mail.contains("cid:"), "unresolved cid left in {mail}");
     // Attachments a browser would run are published as text, with safe names.
     let (url, _) = page_of(site, "hostile-agency/mail/hostile.eml");
-    assert!(site.has(&format!("{url}att-2.evil.html.txt")), "{:?}", site.files.keys().filter(|k| k.starts_with(&url)).collect::<Vec<_>>());
+    assert!(
+        site.has(&format!("{url}att-2.evil.html.txt")),
+        "{:?}",
+        site.files
+            .keys()
+            .filter(|k| k.starts_with(&url))
+            .collect::<Vec<_>>()
+    );
     assert!(site.has(&format!("{url}att-3.evil.svg.txt")));
     // Text files show markup as text.
     let notes = page_html(site, "hostile-agency/docs/notes.txt");
@@ -346,7 +477,8 @@ fn assert_no_active_content(site: &Site) {
                 // The theme's own assets (scripts, the SVG favicon) are not leaked input.
                 let ours = path.starts_with("assets/")
                     || (ext == ".js" && path.starts_with("search/"))
-                    || (ext == ".xml" && (path.ends_with("feed.xml") || path.starts_with("sitemap")));
+                    || (ext == ".xml"
+                        && (path.ends_with("feed.xml") || path.starts_with("sitemap")));
                 if path.ends_with(ext) && !ours {
                     problems.push(format!("{path}: active file published"));
                 }
@@ -357,58 +489,69 @@ fn assert_no_active_content(site: &Site) {
         let found = std::cell::RefCell::new(Vec::new());
         lol_html::rewrite_str(
             &html,
-            lol_html::RewriteStrSettings::new().append_element_content_handler(lol_html::element!("*", |el| {
-                let tag = el.tag_name().to_ascii_lowercase();
-                let problem = |what: String| found.borrow_mut().push(format!("{path}: <{tag}> {what}"));
-                for attr in el.attributes() {
-                    let name = attr.name().to_ascii_lowercase();
-                    let value = attr.value();
-                    let lower = value.trim().to_ascii_lowercase();
-                    if name.starts_with("on") {
-                        problem(format!("event handler {name}"));
-                    }
-                    if lower.starts_with("javascript:") || lower.starts_with("vbscript:") {
-                        problem(format!("{name}={value}"));
-                    }
-                    if matches!(name.as_str(), "href" | "src" | "action" | "data" | "poster" | "xlink:href")
-                        && (lower.starts_with("data:") && tag != "img"
-                            || ((tag != "a") && (lower.starts_with("http:") || lower.starts_with("https:") || lower.starts_with("//"))))
-                    {
-                        problem(format!("{name}={value}"));
-                    }
-                    if lower.contains("leakpress:original") {
-                        problem(format!("unreplaced placeholder in {name}"));
-                    }
-                }
-                match tag.as_str() {
-                    "script" => {
-                        let src = el.get_attribute("src").unwrap_or_default();
-                        if !(src.contains("assets/") || src.contains("search/")) {
-                            problem(format!("script src={src:?}"));
+            lol_html::RewriteStrSettings::new().append_element_content_handler(lol_html::element!(
+                "*",
+                |el| {
+                    let tag = el.tag_name().to_ascii_lowercase();
+                    let problem =
+                        |what: String| found.borrow_mut().push(format!("{path}: <{tag}> {what}"));
+                    for attr in el.attributes() {
+                        let name = attr.name().to_ascii_lowercase();
+                        let value = attr.value();
+                        let lower = value.trim().to_ascii_lowercase();
+                        if name.starts_with("on") {
+                            problem(format!("event handler {name}"));
+                        }
+                        if lower.starts_with("javascript:") || lower.starts_with("vbscript:") {
+                            problem(format!("{name}={value}"));
+                        }
+                        if matches!(
+                            name.as_str(),
+                            "href" | "src" | "action" | "data" | "poster" | "xlink:href"
+                        ) && (lower.starts_with("data:") && tag != "img"
+                            || ((tag != "a")
+                                && (lower.starts_with("http:")
+                                    || lower.starts_with("https:")
+                                    || lower.starts_with("//"))))
+                        {
+                            problem(format!("{name}={value}"));
+                        }
+                        if lower.contains("leakpress:original") {
+                            problem(format!("unreplaced placeholder in {name}"));
                         }
                     }
-                    "iframe" => {
-                        if el.get_attribute("class").as_deref() != Some("pdf-viewer") {
+                    match tag.as_str() {
+                        "script" => {
+                            let src = el.get_attribute("src").unwrap_or_default();
+                            if !(src.contains("assets/") || src.contains("search/")) {
+                                problem(format!("script src={src:?}"));
+                            }
+                        }
+                        "iframe" if el.get_attribute("class").as_deref() != Some("pdf-viewer") => {
                             problem("frame".into());
                         }
-                    }
-                    "base" | "object" | "embed" | "frame" | "frameset" | "applet" => problem("element".into()),
-                    // The theme's search box is the only form: it goes to our search page.
-                    "form" => {
-                        let action = el.get_attribute("action").unwrap_or_default();
-                        if !action.contains("search/") || action.contains(':') {
-                            problem(format!("form action={action:?}"));
+                        "base" | "object" | "embed" | "frame" | "frameset" | "applet" => {
+                            problem("element".into())
                         }
-                    }
-                    "meta" => {
-                        if el.get_attribute("http-equiv").is_some_and(|v| v.eq_ignore_ascii_case("refresh")) {
+                        // The theme's search box is the only form: it goes to our search page.
+                        "form" => {
+                            let action = el.get_attribute("action").unwrap_or_default();
+                            if !action.contains("search/") || action.contains(':') {
+                                problem(format!("form action={action:?}"));
+                            }
+                        }
+                        "meta"
+                            if el
+                                .get_attribute("http-equiv")
+                                .is_some_and(|v| v.eq_ignore_ascii_case("refresh")) =>
+                        {
                             problem("refresh".into());
                         }
+                        _ => {}
                     }
-                    _ => {}
+                    Ok(())
                 }
-                Ok(())
-            })),
+            )),
         )
         .expect("page parses");
         problems.extend(found.into_inner());

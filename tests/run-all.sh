@@ -19,4 +19,7 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
   npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 fi
 
-cargo test --all-targets
+status=0
+node --test tests/search-client/ || status=1
+cargo test --all-targets --no-fail-fast || status=1
+exit $status

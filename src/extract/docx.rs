@@ -33,7 +33,9 @@ impl Extractor for DocxExtractor {
         let mut archive = match zip::ZipArchive::new(Cursor::new(ctx.bytes)) {
             Ok(archive) => archive,
             Err(err) => {
-                return Err(crate::Error::Other(format!("not a readable DOCX (zip) file: {err}")));
+                return Err(crate::Error::Other(format!(
+                    "not a readable DOCX (zip) file: {err}"
+                )));
             }
         };
         let xml = match read_entry(&mut archive, "word/document.xml", &mut extracted.warnings) {
@@ -51,9 +53,9 @@ impl Extractor for DocxExtractor {
         }
         let converted = convert(&xml);
         if let Some(problem) = converted.problem {
-            extracted
-                .warnings
-                .push(format!("document.xml is malformed ({problem}): text shown up to there"));
+            extracted.warnings.push(format!(
+                "document.xml is malformed ({problem}): text shown up to there"
+            ));
         }
         if converted.text.trim().is_empty() {
             extracted.warnings.push("no text in the document".into());
@@ -189,10 +191,8 @@ fn convert(xml: &str) -> Converted {
                 "pStyle" => style = attribute(&e, "val"),
                 "tab" => paragraph.push('\t'),
                 "br" | "cr" => paragraph.push('\n'),
-                "p" => {
-                    if table_depth == 0 {
-                        out.html.push_str("<p></p>");
-                    }
+                "p" if table_depth == 0 => {
+                    out.html.push_str("<p></p>");
                 }
                 _ => {}
             },
@@ -215,7 +215,13 @@ fn convert(xml: &str) -> Converted {
                 "t" => in_text = false,
                 "p" => {
                     out.paragraphs += 1;
-                    emit_paragraph(&mut out, &paragraph, style.as_deref(), table_depth > 0, &mut cell_has_paragraph);
+                    emit_paragraph(
+                        &mut out,
+                        &paragraph,
+                        style.as_deref(),
+                        table_depth > 0,
+                        &mut cell_has_paragraph,
+                    );
                     paragraph.clear();
                 }
                 "tc" if table_depth > 0 => {
@@ -241,12 +247,24 @@ fn convert(xml: &str) -> Converted {
         out.html.push_str("</table>");
     }
     if !paragraph.trim().is_empty() {
-        emit_paragraph(&mut out, &paragraph, style.as_deref(), false, &mut cell_has_paragraph);
+        emit_paragraph(
+            &mut out,
+            &paragraph,
+            style.as_deref(),
+            false,
+            &mut cell_has_paragraph,
+        );
     }
     out
 }
 
-fn emit_paragraph(out: &mut Converted, text: &str, style: Option<&str>, in_cell: bool, cell_has_paragraph: &mut bool) {
+fn emit_paragraph(
+    out: &mut Converted,
+    text: &str,
+    style: Option<&str>,
+    in_cell: bool,
+    cell_has_paragraph: &mut bool,
+) {
     let escaped = escape_html(text).replace('\n', "<br>");
     if in_cell {
         if *cell_has_paragraph {
@@ -261,7 +279,8 @@ fn emit_paragraph(out: &mut Converted, text: &str, style: Option<&str>, in_cell:
     let level = style.and_then(heading_level);
     match level {
         Some(level) if !text.trim().is_empty() => {
-            out.html.push_str(&format!("<h{level}>{escaped}</h{level}>"));
+            out.html
+                .push_str(&format!("<h{level}>{escaped}</h{level}>"));
             if out.first_heading.is_none() {
                 out.first_heading = Some(text.trim().to_owned());
             }
@@ -287,7 +306,11 @@ fn attribute(e: &BytesStart<'_>, local: &str) -> Option<String> {
         .with_checks(false)
         .flatten()
         .find(|a| a.key.local_name().as_ref() == local)
-        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
+        .and_then(|a| {
+            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .ok()
+                .map(|v| v.into_owned())
+        })
 }
 
 #[cfg(test)]
@@ -303,9 +326,22 @@ mod tests {
             </w:body></w:document>"#;
         let out = convert(xml);
         assert_eq!(out.problem, None);
-        assert!(out.html.contains("<h2>Risk &amp; Threat</h2>"), "{}", out.html);
-        assert!(out.html.contains("<p>Line one <br>&lt;script&gt;two</p>"), "{}", out.html);
-        assert!(out.html.contains("<table class=\"docx-table\"><tr><td>A</td><td>B</td></tr></table>"), "{}", out.html);
+        assert!(
+            out.html.contains("<h2>Risk &amp; Threat</h2>"),
+            "{}",
+            out.html
+        );
+        assert!(
+            out.html.contains("<p>Line one <br>&lt;script&gt;two</p>"),
+            "{}",
+            out.html
+        );
+        assert!(
+            out.html
+                .contains("<table class=\"docx-table\"><tr><td>A</td><td>B</td></tr></table>"),
+            "{}",
+            out.html
+        );
         assert_eq!(out.first_heading.as_deref(), Some("Risk & Threat"));
         assert_eq!(out.tables, 1);
     }

@@ -51,9 +51,15 @@ impl Extractor for EmailExtractor {
                 extracted.meta.date = shown.date;
                 extracted.body_html = shown.html;
                 extracted.text = shown.text;
+                // Listings show the start of the message, not its headers.
+                let body_text = message.body_text(0).unwrap_or_default();
+                if !body_text.trim().is_empty() {
+                    extracted.meta.summary = Some(crate::document::excerpt(&body_text, 240));
+                }
                 if let Some(id) = message.message_id() {
                     extracted.facts.push(("Message-ID".into(), id.to_owned()));
                 }
+                extracted.mail_ids = Some(mail_ids(&message));
             }
             _ => {
                 extracted
@@ -84,16 +90,18 @@ fn extract_mbox(bytes: &[u8], extracted: &mut Extracted) {
             break;
         }
         let Ok(item) = item else {
-            extracted
-                .warnings
-                .push(format!("message {} of the mailbox is unreadable: skipped", n + 1));
+            extracted.warnings.push(format!(
+                "message {} of the mailbox is unreadable: skipped",
+                n + 1
+            ));
             continue;
         };
         let raw = item.contents();
         let Some(message) = parser.parse(raw) else {
-            extracted
-                .warnings
-                .push(format!("message {} of the mailbox is not mail: skipped", n + 1));
+            extracted.warnings.push(format!(
+                "message {} of the mailbox is not mail: skipped",
+                n + 1
+            ));
             continue;
         };
         count += 1;
@@ -142,7 +150,12 @@ struct Shown {
 
 /// Renders the headers, body and attachments of `message`; derived files, facts and warnings
 /// go into `extracted`. `prefix` keeps derived names apart when a mailbox holds many messages.
-fn show_message(message: &Message<'_>, raw: &[u8], prefix: &str, extracted: &mut Extracted) -> Shown {
+fn show_message(
+    message: &Message<'_>,
+    raw: &[u8],
+    prefix: &str,
+    extracted: &mut Extracted,
+) -> Shown {
     let subject = message
         .subject()
         .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -174,7 +187,10 @@ fn show_message(message: &Message<'_>, raw: &[u8], prefix: &str, extracted: &mut
     header_row("Cc", &addresses(message.cc()));
     header_row(
         "Date",
-        message.header_raw("Date").map(str::trim).unwrap_or_default(),
+        message
+            .header_raw("Date")
+            .map(str::trim)
+            .unwrap_or_default(),
     );
     header_row("Subject", subject.as_deref().unwrap_or("(no subject)"));
     html.push_str("</table>");
@@ -284,7 +300,9 @@ fn show_message(message: &Message<'_>, raw: &[u8], prefix: &str, extracted: &mut
                 ));
             }
             let body = anchors_to_files(&safe.html, &with_cids.1);
-            html.push_str(&format!("<div class=\"email-body leaked-html\">{body}</div>"));
+            html.push_str(&format!(
+                "<div class=\"email-body leaked-html\">{body}</div>"
+            ));
         }
         None => {
             let body = if boundary_missing {
@@ -323,6 +341,36 @@ fn show_message(message: &Message<'_>, raw: &[u8], prefix: &str, extracted: &mut
         date,
         html,
         text,
+    }
+}
+
+/// The ids that place a message in its thread.
+fn mail_ids(message: &Message<'_>) -> super::MailIds {
+    let clean = |id: &str| {
+        id.trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned()
+    };
+    let mut parents: Vec<String> = Vec::new();
+    for value in [message.in_reply_to(), message.references()] {
+        let ids: Vec<&str> = match value {
+            mail_parser::HeaderValue::Text(id) => vec![id.as_ref()],
+            mail_parser::HeaderValue::TextList(ids) => ids.iter().map(|id| id.as_ref()).collect(),
+            _ => Vec::new(),
+        };
+        for id in ids {
+            let id = clean(id);
+            if !id.is_empty() && !parents.contains(&id) {
+                parents.push(id);
+            }
+        }
+    }
+    let message_id = message.message_id().map(clean).filter(|id| !id.is_empty());
+    parents.retain(|p| Some(p) != message_id.as_ref());
+    super::MailIds {
+        message_id,
+        parents,
     }
 }
 
@@ -375,12 +423,13 @@ fn point_cids_at_anchors(untrusted: &str, cids: &HashMap<String, String>) -> (St
         RewriteStrSettings::new().append_element_content_handler(element!("img[src]", |el| {
             let src = el.get_attribute("src").unwrap_or_default();
             let trimmed = src.trim();
-            if trimmed.len() > 4 && trimmed[..4].eq_ignore_ascii_case("cid:") {
-                if let Some(file) = cids.get(&cid_key(&trimmed[4..])) {
-                    let mut files = files.borrow_mut();
-                    el.set_attribute("src", &format!("#{CID_ANCHOR}{}", files.len()))?;
-                    files.push(file.clone());
-                }
+            if trimmed.len() > 4
+                && trimmed[..4].eq_ignore_ascii_case("cid:")
+                && let Some(file) = cids.get(&cid_key(&trimmed[4..]))
+            {
+                let mut files = files.borrow_mut();
+                el.set_attribute("src", &format!("#{CID_ANCHOR}{}", files.len()))?;
+                files.push(file.clone());
             }
             Ok(())
         })),

@@ -26,7 +26,9 @@ impl Extractor for HtmlExtractor {
         if let Some(warning) = warning {
             extracted.warnings.push(warning);
         }
-        extracted.facts.push(("Encoding".into(), encoding.to_owned()));
+        extracted
+            .facts
+            .push(("Encoding".into(), encoding.to_owned()));
         extracted.meta.title = title_of(&markup);
         let safe = crate::sanitize::sanitize_html(body_of(&markup));
         if safe.blocked_remote > 0 {
@@ -37,7 +39,9 @@ impl Extractor for HtmlExtractor {
         }
         extracted.text = html_to_text(&safe.html);
         if extracted.text.trim().is_empty() {
-            extracted.warnings.push("no visible text in the page".into());
+            extracted
+                .warnings
+                .push("no visible text in the page".into());
         }
         extracted.body_html = format!("<div class=\"leaked-html\">{}</div>", safe.html);
         Ok(extracted)
@@ -47,16 +51,17 @@ impl Extractor for HtmlExtractor {
 /// Decodes an HTML file: a BOM, valid UTF-8, the `charset` the page declares, or a guess.
 /// Returns the text, the encoding's name and a warning when it was not clean UTF-8.
 pub(super) fn decode_html(bytes: &[u8]) -> (String, &'static str, Option<String>) {
-    if encoding_rs::Encoding::for_bom(bytes).is_none() && std::str::from_utf8(bytes).is_err() {
-        if let Some(encoding) = declared_charset(bytes) {
-            let (text, lossy) = encoding.decode_without_bom_handling(bytes);
-            let warning = if lossy {
-                format!("invalid {} bytes replaced by \u{FFFD}", encoding.name())
-            } else {
-                format!("not UTF-8: decoded as {} (declared)", encoding.name())
-            };
-            return (text.into_owned(), encoding.name(), Some(warning));
-        }
+    if encoding_rs::Encoding::for_bom(bytes).is_none()
+        && std::str::from_utf8(bytes).is_err()
+        && let Some(encoding) = declared_charset(bytes)
+    {
+        let (text, lossy) = encoding.decode_without_bom_handling(bytes);
+        let warning = if lossy {
+            format!("invalid {} bytes replaced by \u{FFFD}", encoding.name())
+        } else {
+            format!("not UTF-8: decoded as {} (declared)", encoding.name())
+        };
+        return (text.into_owned(), encoding.name(), Some(warning));
     }
     let decoded = decode_text(bytes);
     let warning = decoded.warning();
@@ -69,7 +74,10 @@ fn declared_charset(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     let lower: Vec<u8> = head.to_ascii_lowercase();
     let at = lower.windows(8).position(|w| w == b"charset=")?;
     let rest = &lower[at + 8..];
-    let rest = rest.strip_prefix(b"\"").or_else(|| rest.strip_prefix(b"'")).unwrap_or(rest);
+    let rest = rest
+        .strip_prefix(b"\"")
+        .or_else(|| rest.strip_prefix(b"'"))
+        .unwrap_or(rest);
     let end = rest
         .iter()
         .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.')))
@@ -124,8 +132,29 @@ fn body_of(markup: &str) -> &str {
 /// breaks, entities decoded.
 pub(super) fn html_to_text(safe_html: &str) -> String {
     const BLOCKS: &[&str] = &[
-        "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote",
-        "pre", "ul", "ol", "dt", "dd", "hr", "section", "article", "td", "th",
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "blockquote",
+        "pre",
+        "ul",
+        "ol",
+        "dt",
+        "dd",
+        "hr",
+        "section",
+        "article",
+        "td",
+        "th",
     ];
     let mut text = String::with_capacity(safe_html.len());
     let mut rest = safe_html;
@@ -176,7 +205,8 @@ pub(super) fn decode_entities(text: &str) -> String {
             .map(|i| i + 1)
             .unwrap_or(rest.len());
         let name = &rest[1..end];
-        let decoded = if let Some(num) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+        let decoded = if let Some(num) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X"))
+        {
             u32::from_str_radix(num, 16).ok().and_then(char::from_u32)
         } else if let Some(num) = name.strip_prefix('#') {
             num.parse::<u32>().ok().and_then(char::from_u32)
@@ -203,7 +233,11 @@ pub(super) fn decode_entities(text: &str) -> String {
         match decoded {
             Some(c) => {
                 out.push(c);
-                let consumed = if rest[end..].starts_with(';') { end + 1 } else { end };
+                let consumed = if rest[end..].starts_with(';') {
+                    end + 1
+                } else {
+                    end
+                };
                 rest = &rest[consumed..];
             }
             None => {
@@ -232,7 +266,9 @@ mod tests {
     #[test]
     fn text_of_sanitized_html() {
         assert_eq!(
-            html_to_text("<p>a &amp; b</p><p>c&nbsp;d</p><table><tr><td>1</td><td>2</td></tr></table>"),
+            html_to_text(
+                "<p>a &amp; b</p><p>c&nbsp;d</p><table><tr><td>1</td><td>2</td></tr></table>"
+            ),
             "a & b\nc\u{a0}d\n\t1\t2\n"
         );
     }

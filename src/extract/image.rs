@@ -45,8 +45,10 @@ impl Extractor for ImageExtractor {
     }
 
     fn extract(&self, ctx: &ExtractContext<'_>) -> crate::Result<Extracted> {
-        let mut extracted = Extracted::default();
-        extracted.text = ctx.source.file_name().replace(['_', '-', '.'], " ");
+        let mut extracted = Extracted {
+            text: ctx.source.file_name().replace(['_', '-', '.'], " "),
+            ..Extracted::default()
+        };
         if let Some(gps) = exif_gps(ctx.bytes) {
             extracted.facts.push(("EXIF GPS".into(), gps.into()));
             if gps == "present" {
@@ -84,7 +86,9 @@ impl Extractor for ImageExtractor {
                 extracted.derived.push(previews.small);
             }
             Err(problem) => {
-                extracted.warnings.push(format!("image not shown: {problem}"));
+                extracted
+                    .warnings
+                    .push(format!("image not shown: {problem}"));
                 extracted.facts.push(("Preview".into(), "none".into()));
                 extracted.body_html = format!(
                     "<p class=\"no-preview\">No preview: {}. The original is offered as a download.</p>",
@@ -251,7 +255,9 @@ fn fit(w: u32, h: u32, side: u32) -> (u32, u32) {
     if w <= side && h <= side {
         return (w, h);
     }
-    let scale = |a: u32, b: u32| ((u64::from(a) * u64::from(side) + u64::from(b) / 2) / u64::from(b)).max(1) as u32;
+    let scale = |a: u32, b: u32| {
+        ((u64::from(a) * u64::from(side) + u64::from(b) / 2) / u64::from(b)).max(1) as u32
+    };
     if w >= h {
         (side, scale(h, w))
     } else {
@@ -328,7 +334,11 @@ mod tests {
         for &b in data {
             crc ^= u32::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc

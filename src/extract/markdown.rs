@@ -153,7 +153,10 @@ fn render(markdown: &str, title: Option<&str>) -> Rendered {
         i += 1;
     }
     let leading_title_end = match events.first() {
-        Some(Event::Start(Tag::Heading { level: HeadingLevel::H1, .. })) => {
+        Some(Event::Start(Tag::Heading {
+            level: HeadingLevel::H1,
+            ..
+        })) => {
             let end = events
                 .iter()
                 .position(|e| matches!(e, Event::End(TagEnd::Heading(_))))
@@ -171,7 +174,12 @@ fn render(markdown: &str, title: Option<&str>) -> Rendered {
         .into_iter()
         .skip(leading_title_end.unwrap_or(0))
         .map(|event| match event {
-            Event::Start(Tag::Heading { level, id, classes, attrs }) => Event::Start(Tag::Heading {
+            Event::Start(Tag::Heading {
+                level,
+                id,
+                classes,
+                attrs,
+            }) => Event::Start(Tag::Heading {
                 level: demote(level),
                 id,
                 classes,
@@ -238,6 +246,10 @@ mod tests {
     #[test]
     fn a_leading_heading_that_differs_from_the_title_stays() {
         let out = render("# Findings\n\ntext", Some("Quarterly report"));
-        assert!(out.html.contains(r#"<h2 id="findings">Findings</h2>"#), "{}", out.html);
+        assert!(
+            out.html.contains(r#"<h2 id="findings">Findings</h2>"#),
+            "{}",
+            out.html
+        );
     }
 }

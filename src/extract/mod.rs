@@ -103,6 +103,19 @@ pub struct Extracted {
     pub derived: Vec<DerivedFile>,
     /// Problems worth reporting; the document is still published.
     pub warnings: Vec<String>,
+    /// Mail threading ids, for messages (grouped into threads by `collect`).
+    pub mail_ids: Option<MailIds>,
+}
+
+/// A message's place in a mail thread: its own `Message-ID` and the ids it answers
+/// (`In-Reply-To` and `References`), without angle brackets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MailIds {
+    /// `Message-ID`.
+    pub message_id: Option<String>,
+    /// `In-Reply-To` then `References`, duplicates removed.
+    pub parents: Vec<String>,
 }
 
 /// One input format.

@@ -36,9 +36,10 @@ impl Extractor for PdfExtractor {
 
     fn extract(&self, ctx: &ExtractContext<'_>) -> crate::Result<Extracted> {
         let mut extracted = Extracted::default();
-        if !ctx.bytes.starts_with(b"%PDF-") && !ctx.bytes[..ctx.bytes.len().min(1024)]
-            .windows(5)
-            .any(|w| w == b"%PDF-")
+        if !ctx.bytes.starts_with(b"%PDF-")
+            && !ctx.bytes[..ctx.bytes.len().min(1024)]
+                .windows(5)
+                .any(|w| w == b"%PDF-")
         {
             extracted
                 .warnings
@@ -67,9 +68,7 @@ impl Extractor for PdfExtractor {
                 .problem
                 .clone()
                 .unwrap_or_else(|| "no extractable text (scanned or image-only?)".into());
-            extracted
-                .facts
-                .push(("Text layer".into(), "none".into()));
+            extracted.facts.push(("Text layer".into(), "none".into()));
             extracted.warnings.push(format!("no text layer: {why}"));
             extracted.body_html = format!(
                 "<p class=\"no-text-layer\">This PDF has no text that could be extracted ({}). \
@@ -166,10 +165,10 @@ fn parse(bytes: &[u8]) -> Parsed {
     };
     parsed.truncated = sink.truncated;
     parsed.text = String::from_utf8_lossy(&sink.bytes).into_owned();
-    if let Err(err) = result {
-        if !sink.truncated {
-            parsed.problem = Some(format!("text extraction failed ({err})"));
-        }
+    if let Err(err) = result
+        && !sink.truncated
+    {
+        parsed.problem = Some(format!("text extraction failed ({err})"));
     }
     parsed
 }
@@ -186,10 +185,19 @@ fn info_title(doc: &pdf_extract::Document) -> Option<String> {
         pdf_extract::Object::String(bytes, _) => decode_pdf_string(bytes),
         _ => return None,
     };
-    let title: String = title.nfkc().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ");
+    let title: String = title
+        .nfkc()
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     // Producers often leave "untitled" or the file name of the Word document.
     let lower = title.to_ascii_lowercase();
-    if title.is_empty() || lower == "untitled" || lower.ends_with(".doc") || lower.ends_with(".docx") {
+    if title.is_empty()
+        || lower == "untitled"
+        || lower.ends_with(".doc")
+        || lower.ends_with(".docx")
+    {
         None
     } else {
         Some(title.chars().take(300).collect())

@@ -118,10 +118,30 @@ pub fn fold(text: &str) -> String {
 /// Stems one folded word if it is ASCII letters only and at least three long.
 pub fn stem(word: &str) -> String {
     if word.len() >= 3 && word.bytes().all(|b| b.is_ascii_lowercase()) {
-        STEMMER.stem(word).into_owned()
+        // Words follow Zipf's law, so a small per-thread memo answers most lookups; the
+        // Snowball stemmer was the largest single cost of indexing before it.
+        STEMS.with_borrow_mut(|stems| {
+            if let Some(stemmed) = stems.get(word) {
+                return stemmed.clone();
+            }
+            if stems.len() >= STEM_CACHE_LIMIT {
+                stems.clear();
+            }
+            let stemmed = STEMMER.stem(word).into_owned();
+            stems.insert(word.to_owned(), stemmed.clone());
+            stemmed
+        })
     } else {
         word.to_owned()
     }
+}
+
+/// Entries the per-thread stem memo holds before it starts afresh.
+const STEM_CACHE_LIMIT: usize = 200_000;
+
+thread_local! {
+    static STEMS: std::cell::RefCell<std::collections::HashMap<String, String>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 /// Whether the folded word is a stop word.
@@ -134,6 +154,14 @@ pub fn tokenize_with(text: &str, mode: Mode, start_pos: u32, mut emit: impl FnMu
     let mut units: Vec<Unit> = Vec::with_capacity(text.len());
     let mut folded = String::new();
     for c in text.chars() {
+        // ASCII folds to its lowercase (no decomposition, no marks): skip the tables.
+        if c.is_ascii() {
+            units.push(Unit {
+                ch: c.to_ascii_lowercase(),
+                alone: false,
+            });
+            continue;
+        }
         folded.clear();
         fold_char(c, &mut folded);
         for ch in folded.chars() {

@@ -283,6 +283,14 @@ fn load_profiles(
     Ok(by_agency)
 }
 
+/// One table as scanned: the table, the documents its rows reference (document id, row),
+/// and the agency name and description it supplies, if any.
+type Scanned = (
+    Table,
+    Vec<(usize, u32)>,
+    Option<(Option<String>, Option<String>)>,
+);
+
 /// Pass 1: reads every table document (`kind == "table"`) of `docs`, streaming, and indexes
 /// its rows. Fixes each table document's title (the profile's display name), summary, facts
 /// and warnings; workbooks get a body listing their sheets.
@@ -340,11 +348,7 @@ pub fn index(
 
     // Reading is I/O and parsing bound, and tables are independent: read them in parallel.
     let docs_ref: &[Document] = docs;
-    let scanned: Vec<(
-        Table,
-        Vec<(usize, u32)>,
-        Option<(Option<String>, Option<String>)>,
-    )> = planned
+    let scanned: Vec<Scanned> = planned
         .into_par_iter()
         .map(|(doc_id, source, name, sheet, base)| {
             let doc = &docs_ref[doc_id];
@@ -530,7 +534,7 @@ fn scan_table(
                     ),
                     _ => (false, true),
                 };
-                if !typed_file && !(untyped && looks_like_file(value)) {
+                if !(typed_file || untyped && looks_like_file(value)) {
                     continue;
                 }
                 match files.resolve(&table.agency, value) {
@@ -545,17 +549,17 @@ fn scan_table(
                     None => {}
                 }
             }
-            if n == 0 {
-                if let Some(source) = agency_source {
-                    let pick = |col: &Option<String>| {
-                        let col = col.as_deref()?;
-                        let i = header
-                            .iter()
-                            .position(|h| h.trim().eq_ignore_ascii_case(col))?;
-                        Some(fold_cell(cell(i))).filter(|v| !v.is_empty())
-                    };
-                    info = Some((pick(&source.name), pick(&source.description)));
-                }
+            if n == 0
+                && let Some(source) = agency_source
+            {
+                let pick = |col: &Option<String>| {
+                    let col = col.as_deref()?;
+                    let i = header
+                        .iter()
+                        .position(|h| h.trim().eq_ignore_ascii_case(col))?;
+                    Some(fold_cell(cell(i))).filter(|v| !v.is_empty())
+                };
+                info = Some((pick(&source.name), pick(&source.description)));
             }
             table.rows.push(Row {
                 slug: slug.into_boxed_str(),
@@ -851,15 +855,15 @@ impl TableSet {
                 .iter()
                 .find(|f| f.slug == agency.slug)
                 .map(|f| &f.meta);
-            if let Some(name) = name {
-                if meta.is_none_or(|m| m.name.is_none()) {
-                    agency.name = name.clone();
-                }
+            if let Some(name) = name
+                && meta.is_none_or(|m| m.name.is_none())
+            {
+                agency.name = name.clone();
             }
-            if let Some(description) = description {
-                if meta.is_none_or(|m| m.description.is_none()) {
-                    agency.description = Some(description.clone());
-                }
+            if let Some(description) = description
+                && meta.is_none_or(|m| m.description.is_none())
+            {
+                agency.description = Some(description.clone());
             }
         }
     }

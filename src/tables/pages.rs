@@ -617,10 +617,11 @@ impl TableSet {
             ),
             FieldType::Hidden => (String::new(), String::new(), "hidden"),
             FieldType::Text => {
-                if !typed && super::looks_like_file(trimmed) {
-                    if let Some(html) = self.existing_attachment_html(table, trimmed, false) {
-                        return (html, trimmed.to_owned(), "attachment");
-                    }
+                if !typed
+                    && super::looks_like_file(trimmed)
+                    && let Some(html) = self.existing_attachment_html(table, trimmed, false)
+                {
+                    return (html, trimmed.to_owned(), "attachment");
                 }
                 (text_html(&value), value.into_owned(), "text")
             }
@@ -644,14 +645,15 @@ impl TableSet {
             escape_html(url),
             escape_html(name)
         );
-        if image && *is_image {
-            if let Some(original) = original {
-                html.push_str(&format!(
-                    "<img class=\"field-image\" src=\"/{}\" alt=\"{}\" loading=\"lazy\">",
-                    escape_html(original),
-                    escape_html(name)
-                ));
-            }
+        if image
+            && *is_image
+            && let Some(original) = original
+        {
+            html.push_str(&format!(
+                "<img class=\"field-image\" src=\"/{}\" alt=\"{}\" loading=\"lazy\">",
+                escape_html(original),
+                escape_html(name)
+            ));
         }
         Some(html)
     }

@@ -22,8 +22,12 @@ if [ ! -f "$corpus/.complete" ]; then
   touch "$corpus/.complete"
 fi
 
-(cd "$repo" && cargo build --release --quiet)
-leakpress="$repo/target/release/leakpress"
+# LEAKPRESS_BIN names a prebuilt binary; otherwise build this checkout in release mode.
+leakpress=${LEAKPRESS_BIN:-}
+if [ -z "$leakpress" ]; then
+  (cd "$repo" && cargo build --release --quiet)
+  leakpress="${CARGO_TARGET_DIR:-$repo/target}/release/leakpress"
+fi
 
 # Hugo reads the same Markdown files through a minimal theme of its own.
 hugo_site="$work/hugo-$docs"

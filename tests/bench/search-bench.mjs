@@ -148,6 +148,10 @@ for (const [label, q] of queries) {
 }
 console.log(`all queries: leakpress ${kb(totalLp)} KB, pagefind ${kb(totalPf)} KB, ratio ${(totalLp / Math.max(1, totalPf)).toFixed(2)}`);
 console.log(`fixed per-reader cost (client + manifest/meta/wasm): leakpress ${kb(lpFixed)} KB, pagefind ${kb(pfFixed)} KB`);
-console.log(`peak JS heap after a query (Pagefind's WASM memory is not in it): leakpress ${kb(lpHeap)} KB, pagefind ${kb(pfHeap)} KB`);
+if (lpHeap > 0 && pfHeap > 0) {
+  console.log(`peak JS heap after a query (Pagefind's WASM memory is not in it): leakpress ${kb(lpHeap)} KB, pagefind ${kb(pfHeap)} KB`);
+} else {
+  console.log('JS heap: not reported by this Chromium (memory not measured)');
+}
 await browser.close();
 server.close();

@@ -5,12 +5,13 @@
 // Nothing here downloads a browser: playwright-core drives the Chromium at $LEAKPRESS_CHROMIUM
 // (default /usr/bin/chromium, Debian's package).
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.LEAKPRESS_CHROMIUM || '/usr/bin/chromium';
 
 /** Milliseconds any single wait (navigation, click, selector) may take. */
-export const TIMEOUT = 10_000;
+export const TIMEOUT = 15_000;
 
 /** Starts headless Chromium with a fresh profile (playwright makes a temporary user-data-dir). */
 export async function launch() {
@@ -31,6 +32,14 @@ export async function launch() {
   });
 }
 
+/** The id of Chromium's built-in PDF viewer extension. */
+const PDF_VIEWER = 'mhjfbmdgcfjbbpaeojofohoefgiehjai';
+
+/** Whether a URL is Chromium's own (its PDF viewer), not something the site loads. */
+export function isBrowserInternal(url) {
+  return url.startsWith('chrome:') || url.startsWith('chrome-extension:');
+}
+
 /** Whether a request URL stays on this machine: file://, or http(s) on 127.0.0.1/localhost. */
 export function isLocal(url) {
   let parsed;
@@ -45,6 +54,12 @@ export function isLocal(url) {
     case 'blob:':
     case 'about:':
       return true;
+    // Chromium's own PDF viewer (an internal extension with chrome:// resources) runs when a
+    // page embeds a PDF; its loads never leave the machine.
+    case 'chrome:':
+      return true;
+    case 'chrome-extension:':
+      return parsed.hostname === PDF_VIEWER;
     case 'http:':
     case 'https:':
       return ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
@@ -83,8 +98,9 @@ export async function openPage(browser, label) {
   });
   page.on('requestfailed', (request) => {
     const failure = request.failure()?.errorText ?? 'failed';
-    // Our own aborts of remote requests are already reported above.
-    if (!isLocal(request.url())) return;
+    // Our own aborts of remote requests are already reported above; the PDF viewer's loads
+    // are cut off whenever the page that embeds it navigates away.
+    if (!isLocal(request.url()) || isBrowserInternal(request.url())) return;
     problems.push(`request failed: ${request.url()} — ${failure} (from ${where()})`);
   });
   page.on('response', (response) => {
@@ -140,6 +156,39 @@ export async function openPage(browser, label) {
 // ----------------------------------------------------------------------------------------------
 // Steps: a tiny runner with a readable transcript and a summary line.
 
+// Sites run concurrently; each keeps its own transcript (printed whole when it finishes).
+const transcript = new AsyncLocalStorage();
+
+/** Prints a transcript line: into the current site's transcript, or straight out. */
+export function log(line) {
+  const lines = transcript.getStore();
+  if (lines) lines.push(line);
+  else console.log(line);
+}
+
+const transcripts = [];
+
+/**
+ * Runs `fn` with its own transcript, which `printTranscripts` prints later. A throw is logged
+ * into the transcript as a crash and counted as a failed step.
+ */
+export async function withTranscript(name, fn) {
+  const lines = [];
+  transcripts.push(lines);
+  try {
+    await transcript.run(lines, fn);
+  } catch (error) {
+    results.failed += 1;
+    results.failures.push(`${name} (crashed)`);
+    lines.push(`  FAIL  ${name} crashed`, indent(String(error?.stack || error)));
+  }
+}
+
+/** Prints every transcript not printed yet, in the order they were started. */
+export function printTranscripts() {
+  for (const lines of transcripts.splice(0)) for (const line of lines) console.log(line);
+}
+
 const results = { passed: 0, failed: 0, warned: 0, failures: [], warnings: [] };
 
 /**
@@ -152,7 +201,7 @@ export async function step(name, fn, { warnOnly = false } = {}) {
   try {
     await fn();
     results.passed += 1;
-    console.log(`  ok    ${name} (${Date.now() - started} ms)`);
+    log(`  ok    ${name} (${Date.now() - started} ms)`);
     return true;
   } catch (error) {
     const tag = warnOnly ? 'WARN' : 'FAIL';
@@ -163,8 +212,8 @@ export async function step(name, fn, { warnOnly = false } = {}) {
       results.failed += 1;
       results.failures.push(name);
     }
-    console.log(`  ${tag}  ${name} (${Date.now() - started} ms)`);
-    console.log(indent(String(error?.stack || error)));
+    log(`  ${tag}  ${name} (${Date.now() - started} ms)`);
+    log(indent(String(error?.stack || error)));
     return false;
   }
 }

@@ -23,6 +23,9 @@ import {
   check,
   checkLandmarks,
   CHROMIUM,
+  log,
+  withTranscript,
+  printTranscripts,
 } from './harness.mjs';
 import { searchSteps } from './search.mjs';
 
@@ -118,7 +121,7 @@ async function browseFlow(tab, site, label) {
   // Each step starts where the one before ended, so a failure skips the rest of the flow.
   for (const [index, [name, fn]] of steps.entries()) {
     if (!(await step(`${label}: ${name}`, fn))) {
-      for (const [skipped] of steps.slice(index + 1)) console.log(`  skip  ${label}: ${skipped}`);
+      for (const [skipped] of steps.slice(index + 1)) log(`  skip  ${label}: ${skipped}`);
       return;
     }
   }
@@ -179,7 +182,7 @@ async function documentKindsFlow(tab, site, label) {
     }
     kinds = [...seen.entries()];
     check(page, kinds.length > 0, 'no links to kinds');
-    console.log(`        kinds: ${kinds.map(([kind]) => kind).join(', ')}`);
+    log(`        kinds: ${kinds.map(([kind]) => kind).join(', ')}`);
     tab.assertNoProblems();
   });
   if (!listed) return;
@@ -188,7 +191,7 @@ async function documentKindsFlow(tab, site, label) {
       await page.goto(url, { waitUntil: 'load' });
       const link = await followLink(page, `a ${kind} document`, isDocument);
       const facts = await checkLandmarks(page);
-      console.log(`        ${link.href.slice(site.root.length)} — "${facts.h1s[0]}"`);
+      log(`        ${link.href.slice(site.root.length)} — "${facts.h1s[0]}"`);
       tab.assertNoProblems();
     });
   }
@@ -236,21 +239,24 @@ async function main() {
   console.log(`browser: Chromium at ${CHROMIUM}`);
   const browser = await launch();
   console.log(`browser: ${browser.version()} started in ${Date.now() - started} ms`);
-  try {
-    for (const site of sites) {
-      console.log(`${site.kind}: ${site.root}`);
+  // The two builds are browsed at the same time, each in its own contexts and transcript.
+  const runSite = async (site) => {
+    log(`${site.kind}: ${site.root}`);
+    const flows = [browseFlow, listingsFlow, documentKindsFlow, searchSteps];
+    if (!site.offline) flows.push(notFoundFlow);
+    for (const flow of flows) {
       // A fresh context per flow, so history and storage never carry over.
-      const flows = [browseFlow, listingsFlow, documentKindsFlow, searchSteps];
-      if (!site.offline) flows.push(notFoundFlow);
-      for (const flow of flows) {
-        const tab = await openPage(browser, `${site.kind} ${flow.name}`);
-        try {
-          await flow(tab, site, site.kind);
-        } finally {
-          await tab.close();
-        }
+      const tab = await openPage(browser, `${site.kind} ${flow.name}`);
+      try {
+        await flow(tab, site, site.kind);
+      } finally {
+        await tab.close();
       }
     }
+  };
+  try {
+    await Promise.all(sites.map((site) => withTranscript(site.kind, () => runSite(site))));
+    printTranscripts();
   } finally {
     await browser.close();
   }
@@ -258,16 +264,19 @@ async function main() {
   return summary();
 }
 
-// Never hang a test run: the whole script gets 90 s.
+// Never hang a test run: the whole script gets 150 s (it normally needs well under a minute;
+// the margin is for machines busy compiling).
 setTimeout(() => {
-  console.log('browser: timed out after 90 s');
+  printTranscripts();
+  console.log('browser: timed out after 150 s (transcripts above are as far as each got)');
   summary();
   process.exit(1);
-}, 90_000).unref();
+}, 150_000).unref();
 
 main().then(
   (code) => process.exit(code),
   (error) => {
+    printTranscripts();
     console.log(`browser: crashed: ${error?.stack || error}`);
     summary();
     process.exit(1);

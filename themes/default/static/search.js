@@ -422,7 +422,9 @@ var LEAKPRESS_SEARCH = (function () {
     };
     if (dict[group.term]) add(group.term, 1);
     if (group.raw !== group.term && dict[group.raw]) add(group.raw, 1);
-    if (group.prefix) {
+    // A word typed whole that is in the index is not widened: its expansions could each bring
+    // a long posting list, and stemming already covers its other forms.
+    if (group.prefix && out.length === 0) {
       var prefixed = Object.keys(dict).filter(function (t) {
         return t.length > group.raw.length && t.slice(0, group.raw.length) === group.raw;
       });
@@ -613,7 +615,9 @@ var LEAKPRESS_SEARCH = (function () {
     return entry.promise;
   }
 
-  var MAX_BLOCKS_PER_TERM = 64;
+  // Long posting lists are split in blocks (about 16 KB each); a query loads at most this
+  // many per term, those with the highest scores first, and then says its counts are estimates.
+  var MAX_BLOCKS_PER_TERM = 6;
 
   /**
    * Runs a parsed query against the loaded index: loads dictionary shards, then posting
@@ -663,7 +667,11 @@ var LEAKPRESS_SEARCH = (function () {
           cache[term] = map;
           return map;
         };
-        return { results: rank(parsed, expansions, postingsOf), expansions: expansions, approximate: approximate };
+        // One plain term: the dictionary knows its true count even when not every block loaded.
+        var single = parsed.groups.length === 1 && parsed.phrases.length === 0 && parsed.excludes.length === 0 &&
+          expansions[0].length === 1 ? expansions[0][0].df : null;
+        return { results: rank(parsed, expansions, postingsOf), expansions: expansions, approximate: approximate,
+          total: single };
       });
     });
   }
@@ -823,6 +831,9 @@ var LEAKPRESS_SEARCH = (function () {
           if (mine !== run) return;
           var count = results.length;
           var about = outcome.approximate ? 'at least ' : '';
+          var unfiltered = state.agency === '' && state.kind === '' && state.year === '';
+          if (outcome.approximate && unfiltered && outcome.total !== null) { count = outcome.total; about = ''; }
+          pages = Math.max(1, Math.ceil(results.length / PAGE_SIZE));
           if (count === 0) {
             setStatus(outcome.results.length > 0 ? 'No documents match with these filters (' + outcome.results.length + ' without them).'
               : 'No documents match “' + state.q + '”.');
