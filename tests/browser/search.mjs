@@ -27,6 +27,51 @@ export async function searchSteps(tab, site, label) {
     tab.assertNoProblems();
   });
 
-  // Search-result steps go here, e.g.:
-  // await step(`${label}: search finds a document by title word`, async () => { … });
+  const results = async () => {
+    await page.waitForSelector('.search-results .search-result', { timeout: 15000 });
+    return page.$$eval('.search-results .search-result', (items) =>
+      items.map((li) => ({
+        title: li.querySelector('.search-result-title')?.textContent || '',
+        agency: li.querySelector('.search-result-agency')?.textContent || '',
+        href: li.querySelector('a')?.getAttribute('href') || '',
+        marks: li.querySelectorAll('mark').length,
+      })));
+  };
+
+  await step(`${label}: typing a query shows ranked, highlighted results`, async () => {
+    await page.fill('#search-q', 'protest');
+    const found = await results();
+    check(page, found.length > 0, 'no results for "protest"');
+    check(page, found.some((r) => r.marks > 0), 'no highlighted term in the results');
+    check(page, /protest/i.test(found[0].title), `top result "${found[0].title}" lacks the word in its title`);
+    check(page, page.url().includes('q=protest'), `query not in the URL: ${page.url()}`);
+    tab.assertNoProblems();
+  });
+
+  await step(`${label}: an agency filter from the URL narrows the results`, async () => {
+    await page.goto(`${site.url('search/')}?q=protest&agency=riverside-fusion-center`, { waitUntil: 'load' });
+    const found = await results();
+    check(page, found.length > 0, 'no results with the agency filter');
+    const others = found.filter((r) => !r.agency.includes('Riverside'));
+    check(page, others.length === 0, `results from other agencies: ${others.map((r) => r.agency).join(', ')}`);
+    tab.assertNoProblems();
+  });
+
+  await step(`${label}: a phrase query and opening a result`, async () => {
+    await page.goto(`${site.url('search/')}?q=${encodeURIComponent('"situational awareness"')}`, { waitUntil: 'load' });
+    const found = await results();
+    check(page, found.length > 0, 'no results for the phrase');
+    await Promise.all([page.waitForLoadState('load'), page.click('.search-results .search-result a')]);
+    check(page, !page.url().includes('/search/'), `result link did not leave the search page: ${page.url()}`);
+    await checkLandmarks(page);
+    tab.assertNoProblems();
+  });
+
+  await step(`${label}: a bad query gives a message, not an error`, async () => {
+    await page.goto(`${site.url('search/')}?q=${encodeURIComponent('"unclosed ((( [')}`, { waitUntil: 'load' });
+    await page.waitForTimeout(500);
+    const status = await page.textContent('.search-status');
+    check(page, status && status.trim().length > 0, 'no status message for a bad query');
+    tab.assertNoProblems();
+  });
 }
