@@ -61,7 +61,12 @@ export async function searchSteps(tab, site, label) {
     await page.goto(`${site.url('search/')}?q=${encodeURIComponent('"situational awareness"')}`, { waitUntil: 'load' });
     const found = await results();
     check(page, found.length > 0, 'no results for the phrase');
-    await Promise.all([page.waitForLoadState('load'), page.click('.search-results .search-result a')]);
+    // The search page is already loaded, so waiting for 'load' alone would return at once and
+    // race the navigation; wait for the result's own URL to finish loading instead.
+    await Promise.all([
+      page.waitForURL((url) => !url.pathname.includes('/search/'), { waitUntil: 'load' }),
+      page.click('.search-results .search-result a'),
+    ]);
     check(page, !page.url().includes('/search/'), `result link did not leave the search page: ${page.url()}`);
     await checkLandmarks(page);
     tab.assertNoProblems();
