@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Site, broken_links, build_memory, copy_archive, fixture};
-use leakpress::tables::{FieldType, Profile};
+use leakpress::tables::{FieldType, Profile, html_text as text_of};
 
 fn archive() -> std::path::PathBuf {
     fixture("tables/archive")
@@ -13,24 +13,6 @@ fn archive() -> std::path::PathBuf {
 
 fn built() -> Site {
     build_memory(&archive(), false, Some(2))
-}
-
-/// The text of a page with tags dropped and whitespace folded, for simple assertions.
-fn text_of(html: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => {
-                in_tag = true;
-                out.push(' ');
-            }
-            '>' => in_tag = false,
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[test]
@@ -207,9 +189,69 @@ fn joins_link_both_ways_and_missing_targets_are_reported() {
     );
     let warnings = site.warnings_for("alpha/Documents.csv").join("\n");
     assert!(
-        warnings.contains("join to no Category record") && warnings.contains("99"),
+        warnings.contains("1 row joins to no Category record") && warnings.contains("99"),
         "{warnings}"
     );
+}
+
+#[test]
+fn a_count_of_one_takes_the_singular_label() {
+    let temp = copy_archive(&archive());
+    let documents = temp.path().join("content/alpha/Documents.csv");
+    let csv = std::fs::read_to_string(&documents).unwrap();
+    // Moves the "page" row from category 2 to 3, leaving each with one document.
+    let moved = csv.replace("page,Reserved id,2,", "page,Reserved id,3,");
+    assert_ne!(csv, moved);
+    std::fs::write(&documents, moved).unwrap();
+    let site = build_memory(temp.path(), false, Some(2));
+    for category in ["2", "3"] {
+        let text = text_of(&site.html(&format!("alpha/category/{category}/index.html")));
+        assert!(text.contains("1 document in this category"), "{text}");
+        assert!(!text.contains("1 documents"), "{text}");
+    }
+    let bulletins = text_of(&site.html("alpha/category/1/index.html"));
+    assert!(
+        bulletins.contains("3 documents in this category"),
+        "{bulletins}"
+    );
+}
+
+#[test]
+fn hidden_tables_publish_no_records_and_are_still_reported() {
+    let temp = copy_archive(&archive());
+    let profile = temp.path().join("tables.yaml");
+    let yaml = std::fs::read_to_string(&profile).unwrap();
+    let hidden = yaml.replace(
+        "  Category:\n    name: Categories\n",
+        "  Category:\n    name: Categories\n    hidden: true\n",
+    );
+    assert_ne!(yaml, hidden);
+    std::fs::write(&profile, hidden).unwrap();
+    let site = build_memory(temp.path(), false, Some(2));
+    // No listing and no record pages: only the table file's own document page remains.
+    let category_pages: Vec<&String> = site
+        .files
+        .keys()
+        .filter(|p| p.starts_with("alpha/category/") && p.ends_with(".html"))
+        .collect();
+    assert_eq!(category_pages, ["alpha/category/index.html"]);
+    let page = site.html("alpha/category/index.html");
+    assert!(page.contains("hidden by the table profile"), "{page}");
+    assert!(!page.contains("Bulletins"), "{page}");
+    // Joined records neither link to nor name the hidden records.
+    let one = site.html("alpha/documents/1/index.html");
+    assert!(
+        !one.contains("category/1/") && !one.contains("Bulletins"),
+        "{one}"
+    );
+    // The agency lists its shown tables only.
+    let alpha = text_of(&site.html("alpha/index.html"));
+    assert!(
+        alpha.contains("Portal documents 7") && !alpha.contains("Categories 3"),
+        "{alpha}"
+    );
+    // Still reported: the file has its fate and its facts.
+    assert!(site.report.fate("alpha/Category.csv").is_some());
 }
 
 #[test]

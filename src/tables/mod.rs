@@ -7,6 +7,9 @@
 //! 1. [`index`] (after `collect::assign_urls`, before rendering): reads every table once and
 //!    keeps per row only its URL slug, title, date and join keys; resolves joins and attachment
 //!    references; fixes each table document's title, summary and facts.
+//!    What stays per row is small and packed: slug and title in one string buffer per table
+//!    (`Strings`), the date, a `u32` per stored sort order and per join; about 90 bytes a row
+//!    for a titled, dated table with one join (`tests/bench/gen-table.py`), never the cells.
 //! 2. [`TableSet::render`] (after the document pages): re-reads each table and renders listing
 //!    and record pages in parallel chunks, never holding a table's cells.
 //!
@@ -32,7 +35,7 @@ use crate::error::{Error, Result, ResultExt};
 use crate::extract::{ExtractContext, Extracted, Extractor, escape_html};
 use crate::slug::slugify;
 
-pub use pages::{RecordSink, SearchRecord, TableRender};
+pub use pages::{RecordSink, SearchRecord, TableRender, html_text};
 pub use profile::{
     AGENCY_PROFILE_FILE, AgencySource, FieldType, Join, PROFILE_FILE, Profile, TableProfile,
 };
@@ -111,12 +114,135 @@ struct Column {
     redacted: bool,
 }
 
-/// What a row keeps in memory between the passes.
-#[derive(Debug, Clone)]
-struct Row {
-    slug: Box<str>,
-    title: Box<str>,
-    date: Option<DocDate>,
+/// Strings packed end to end in one buffer. A table's per-row strings live here rather than
+/// as one allocation each: at 500,000 rows the allocator's per-string overhead (16 bytes of
+/// pointer and length plus 16 or more of heap bookkeeping) would outweigh the text itself.
+#[derive(Debug, Default)]
+struct Strings {
+    text: String,
+    /// `ends[i]` is where string `i` ends in `text`; it starts where `i - 1` ends.
+    ends: Vec<usize>,
+}
+
+impl Strings {
+    fn push(&mut self, value: &str) {
+        self.text.push_str(value);
+        self.ends.push(self.text.len());
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+}
+
+/// What each row keeps in memory between the passes: its URL slug, title and date, column by
+/// column (the cells are re-read from the file when the record page renders).
+#[derive(Debug, Default)]
+struct Rows {
+    slugs: Strings,
+    titles: Strings,
+    dates: Vec<Option<DocDate>>,
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        self.dates.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.dates.is_empty()
+    }
+
+    fn slug(&self, r: usize) -> &str {
+        self.slugs.get(r)
+    }
+
+    fn title(&self, r: usize) -> &str {
+        self.titles.get(r)
+    }
+
+    fn date(&self, r: usize) -> Option<DocDate> {
+        self.dates[r]
+    }
+
+    fn push(&mut self, slug: &str, title: &str, date: Option<DocDate>) {
+        self.slugs.push(slug);
+        self.titles.push(title);
+        self.dates.push(date);
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.slugs.shrink_to_fit();
+        self.titles.shrink_to_fit();
+        self.dates.shrink_to_fit();
+    }
+}
+
+/// The slugs a table has given out, for making each row's unique. Holds a 64-bit hash and a
+/// row number per slug (the slug itself is in [`Rows`]), about a third of what a set of
+/// strings costs; a hash that two slugs share is told apart by comparing the slugs.
+#[derive(Default)]
+struct SlugSet {
+    first: HashMap<u64, u32>,
+    /// Further rows whose slugs share a hash with `first`'s (in practice never).
+    more: HashMap<u64, Vec<u32>>,
+}
+
+impl SlugSet {
+    fn hash(slug: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        slug.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn contains(&self, rows: &Rows, slug: &str) -> bool {
+        let hash = Self::hash(slug);
+        let Some(&row) = self.first.get(&hash) else {
+            return false;
+        };
+        rows.slug(row as usize) == slug
+            || self
+                .more
+                .get(&hash)
+                .is_some_and(|others| others.iter().any(|&r| rows.slug(r as usize) == slug))
+    }
+
+    fn insert(&mut self, slug: &str, row: u32) {
+        let hash = Self::hash(slug);
+        match self.first.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.more.entry(hash).or_default().push(row);
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(row);
+            }
+        }
+    }
+}
+
+/// A sort order of a table's listing.
+#[derive(Debug)]
+struct Order {
+    /// Folder under the table's listing (`""`, `oldest/`, `title/`).
+    folder: &'static str,
+    label: &'static str,
+    /// Row numbers in this order; `None` for the table's own order.
+    rows: Option<Vec<u32>>,
 }
 
 /// One table (a CSV file, or one sheet of a workbook).
@@ -138,9 +264,11 @@ struct Table {
     title_col: Option<usize>,
     date_col: Option<usize>,
     summary_col: Option<usize>,
-    rows: Vec<Row>,
-    /// Columns whose values joins need, with one value per row.
-    keys: BTreeMap<usize, Vec<Box<str>>>,
+    rows: Rows,
+    /// The listing's sort orders, the default first.
+    orders: Vec<Order>,
+    /// Columns whose values joins need, with one value per row (dropped once joins resolve).
+    keys: BTreeMap<usize, Strings>,
     encoding: &'static str,
     warnings: Vec<String>,
 }
@@ -152,7 +280,10 @@ struct Link {
     from_col: usize,
     to: usize,
     label: String,
+    /// The label on a target record after a count of its source records: plural, and for a
+    /// count of one.
     reverse_label: String,
+    reverse_label_one: String,
     /// Per source row: the target row, or `u32::MAX`.
     forward: Vec<u32>,
     /// Per target row `r`: source rows `reverse_rows[offsets[r]..offsets[r + 1]]`, ascending.
@@ -434,7 +565,8 @@ fn scan_table(
         title_col: None,
         date_col: None,
         summary_col: None,
-        rows: Vec::new(),
+        rows: Rows::default(),
+        orders: Vec::new(),
         keys: BTreeMap::new(),
         encoding: "UTF-8",
         warnings: Vec::new(),
@@ -442,7 +574,7 @@ fn scan_table(
     let mut header = Vec::new();
     let mut refs = Vec::new();
     let mut info = None;
-    let mut taken: HashSet<Box<str>> = HashSet::new();
+    let mut taken = SlugSet::default();
     let mut missing = Vec::new();
     let mut missing_count = 0usize;
 
@@ -474,7 +606,7 @@ fn scan_table(
                     .position(|h| h.trim().eq_ignore_ascii_case(column))
                 {
                     Some(i) => {
-                        table.keys.insert(i, Vec::new());
+                        table.keys.insert(i, Strings::default());
                     }
                     None => table
                         .warnings
@@ -498,11 +630,11 @@ fn scan_table(
             }
             let mut slug = base.clone();
             let mut k = 2;
-            while taken.contains(slug.as_str()) {
+            while taken.contains(&table.rows, &slug) {
                 slug = format!("{base}-{k}");
                 k += 1;
             }
-            taken.insert(slug.clone().into_boxed_str());
+            taken.insert(&slug, n as u32);
             let title = table
                 .title_col
                 .map(|i| fold_cell(cell(i)))
@@ -517,7 +649,7 @@ fn scan_table(
             let title = truncate_chars(&title, MAX_ROW_TITLE);
             let date = table.date_col.and_then(|i| DocDate::parse(cell(i)));
             for (col, values) in table.keys.iter_mut() {
-                values.push(cell(*col).into());
+                values.push(cell(*col));
             }
             // Attachment references.
             for (i, value) in cells.iter().enumerate() {
@@ -561,11 +693,7 @@ fn scan_table(
                 };
                 info = Some((pick(&source.name), pick(&source.description)));
             }
-            table.rows.push(Row {
-                slug: slug.into_boxed_str(),
-                title: title.into_boxed_str(),
-                date,
-            });
+            table.rows.push(&slug, &title, date);
             Ok(())
         }
     });
@@ -593,6 +721,12 @@ fn scan_table(
             table.rows.len()
         )),
     }
+    drop(taken);
+    table.rows.shrink_to_fit();
+    for values in table.keys.values_mut() {
+        values.shrink_to_fit();
+    }
+    table.orders = orders(&table);
     if missing_count > 0 {
         let more = missing_count.saturating_sub(missing.len());
         table.warnings.push(format!(
@@ -611,6 +745,60 @@ fn scan_table(
         ));
     }
     (table, refs, info)
+}
+
+/// The listing's orders: newest and oldest first when the table has a date column (undated
+/// rows last), else the table's own order; and by title when it has a title column. Ties keep
+/// table order, so listings are stable.
+fn orders(table: &Table) -> Vec<Order> {
+    let rows = &table.rows;
+    let n = rows.len() as u32;
+    let mut orders = Vec::new();
+    if table.date_col.is_some() {
+        let by_date = |newest: bool| {
+            let mut ids: Vec<u32> = (0..n).collect();
+            ids.sort_by(|&a, &b| {
+                match (rows.date(a as usize), rows.date(b as usize)) {
+                    (Some(x), Some(y)) if newest => y.cmp(&x),
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                }
+                .then(a.cmp(&b))
+            });
+            ids
+        };
+        orders.push(Order {
+            folder: "",
+            label: "Newest",
+            rows: Some(by_date(true)),
+        });
+        orders.push(Order {
+            folder: "oldest/",
+            label: "Oldest",
+            rows: Some(by_date(false)),
+        });
+    } else {
+        orders.push(Order {
+            folder: "",
+            label: "Table order",
+            rows: None,
+        });
+    }
+    if table.title_col.is_some() {
+        // Lower-cased on the fly: a lower-cased copy of every title would double the titles'
+        // memory for the length of the sort.
+        let folded = |r: u32| rows.title(r as usize).chars().flat_map(char::to_lowercase);
+        let mut ids: Vec<u32> = (0..n).collect();
+        ids.sort_by(|&a, &b| folded(a).cmp(folded(b)).then(a.cmp(&b)));
+        orders.push(Order {
+            folder: "title/",
+            label: "Title",
+            rows: Some(ids),
+        });
+    }
+    orders
 }
 
 /// Column settings for a header, `width` columns wide.
@@ -709,7 +897,7 @@ impl TableSet {
                 let mut unmatched = 0usize;
                 let mut named = Vec::new();
                 for (row, key) in self.tables[from].keys[&from_col].iter().enumerate() {
-                    match by_key.get(&**key) {
+                    match by_key.get(key) {
                         Some(&target_row) => forward.push(target_row),
                         None => {
                             forward.push(u32::MAX);
@@ -718,7 +906,8 @@ impl TableSet {
                                 if named.len() < MAX_NAMED_PROBLEMS {
                                     named.push(format!(
                                         "row {} {}={key:?}",
-                                        self.tables[from].rows[row].slug, join.from_column
+                                        self.tables[from].rows.slug(row),
+                                        join.from_column
                                     ));
                                 }
                             }
@@ -729,8 +918,12 @@ impl TableSet {
                     warnings.push((
                         from,
                         format!(
-                            "{unmatched} row{} join to no {} record: {}",
-                            if unmatched == 1 { "" } else { "s" },
+                            "{unmatched} {} to no {} record: {}",
+                            if unmatched == 1 {
+                                "row joins"
+                            } else {
+                                "rows join"
+                            },
                             target.name,
                             named.join("; ")
                         ),
@@ -758,6 +951,13 @@ impl TableSet {
                         .label
                         .clone()
                         .unwrap_or_else(|| self.tables[to].display.clone()),
+                    reverse_label_one: join.reverse_label_one.clone().unwrap_or_else(|| {
+                        profile::singular_label(
+                            join.reverse_label
+                                .as_deref()
+                                .unwrap_or(&self.tables[from].display),
+                        )
+                    }),
                     reverse_label: join
                         .reverse_label
                         .clone()
@@ -883,20 +1083,23 @@ impl TableSet {
         self.references
             .iter()
             .map(|(&doc_id, refs)| {
-                let mut refs = refs.clone();
+                // Records of hidden tables have no page: they are neither linked nor counted.
+                let mut refs: Vec<(u32, u32)> = refs
+                    .iter()
+                    .copied()
+                    .filter(|(t, _)| !self.tables[*t as usize].hidden)
+                    .collect();
                 refs.sort_unstable();
                 refs.dedup();
                 let total = refs.len();
                 let shown = refs
                     .iter()
-                    .filter(|(t, _)| !self.tables[*t as usize].hidden)
                     .take(MAX_REFERENCES_SHOWN)
                     .map(|&(t, r)| {
                         let table = &self.tables[t as usize];
-                        let row = &table.rows[r as usize];
                         RecordLink {
-                            url: format!("/{}{}/", table.base, row.slug),
-                            title: row.title.to_string(),
+                            url: format!("/{}{}/", table.base, table.rows.slug(r as usize)),
+                            title: table.rows.title(r as usize).to_owned(),
                             table: table.display.clone(),
                         }
                     })

@@ -18,6 +18,13 @@ use crate::extract::escape_html;
 use crate::output::Output;
 use crate::render::{Renderer, page_count, page_url, paginate};
 
+/// What [`paginate`] needs to page a table of `rows` rows: one slot per page, paged one to a
+/// page. The pager comes out as for a list of every row id, without such a list (4 or 8
+/// bytes a row, per sort order) existing.
+fn page_slots(rows: usize, page_size: usize) -> Vec<usize> {
+    (0..page_count(rows, page_size)).collect()
+}
+
 /// Rows read before a chunk is rendered in parallel.
 const CHUNK_ROWS: usize = 512;
 /// Joined records listed on a record page (the count is always given).
@@ -87,7 +94,7 @@ struct FieldView<'a> {
 
 #[derive(Serialize)]
 struct RecordLinkView {
-    url: Option<String>,
+    url: String,
     title: String,
 }
 
@@ -114,42 +121,6 @@ struct RecordView<'a> {
     row_number: usize,
 }
 
-/// A sort order of a listing: (folder under the table, label, row order).
-type Order = (&'static str, &'static str, Vec<usize>);
-
-fn orders(table: &Table) -> Vec<Order> {
-    let rows = &table.rows;
-    let all: Vec<usize> = (0..rows.len()).collect();
-    let mut orders = Vec::new();
-    if table.date_col.is_some() {
-        let by_date = |newest: bool| {
-            let mut ids = all.clone();
-            ids.sort_by(|&a, &b| {
-                let (x, y) = (rows[a].date, rows[b].date);
-                match (x, y) {
-                    (Some(x), Some(y)) if newest => y.cmp(&x).then(a.cmp(&b)),
-                    (Some(x), Some(y)) => x.cmp(&y).then(a.cmp(&b)),
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                    (None, None) => a.cmp(&b),
-                }
-            });
-            ids
-        };
-        orders.push(("", "Newest", by_date(true)));
-        orders.push(("oldest/", "Oldest", by_date(false)));
-    } else {
-        orders.push(("", "Table order", all.clone()));
-    }
-    if table.title_col.is_some() {
-        let mut ids = all;
-        let keys: Vec<String> = rows.iter().map(|r| r.title.to_lowercase()).collect();
-        ids.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
-        orders.push(("title/", "Title", ids));
-    }
-    orders
-}
-
 impl TableSet {
     /// The page of a table document (a CSV table that is shown): its listing's first page,
     /// with the original published beside it. Call from the document render loop.
@@ -165,9 +136,9 @@ impl TableSet {
         body: &Body,
     ) -> Result<()> {
         let t = self.by_doc[&doc.id][0];
-        let table = &self.tables[t];
-        let orders = orders(table);
-        let (url, ctx) = self.listing_context(t, &orders, 0, 1, renderer.page_size());
+        let page_size = renderer.page_size();
+        let slots = page_slots(self.tables[t].rows.len(), page_size);
+        let (url, ctx) = self.listing_context(t, 0, 1, page_size, &slots);
         renderer.document_page(
             out,
             docs,
@@ -185,30 +156,37 @@ impl TableSet {
     fn listing_context(
         &self,
         t: usize,
-        orders: &[Order],
         sort: usize,
         page: usize,
         page_size: usize,
+        slots: &[usize],
     ) -> (String, tera::Context) {
         let table = &self.tables[t];
-        let base = format!("/{}{}", table.base, orders[sort].0);
-        let (pager, slice) = paginate(&orders[sort].2, page, page_size, &base);
-        let records: Vec<RowCard> = slice
-            .iter()
-            .map(|&r| {
-                let row = &table.rows[r];
+        let order = &table.orders[sort];
+        let base = format!("/{}{}", table.base, order.folder);
+        let n = table.rows.len();
+        let start = ((page - 1) * page_size).min(n);
+        let end = (start + page_size).min(n);
+        let (pager, _) = paginate(slots, page, 1, &base);
+        let records: Vec<RowCard> = (start..end)
+            .map(|position| {
+                let r = order
+                    .rows
+                    .as_ref()
+                    .map_or(position, |rows| rows[position] as usize);
                 RowCard {
-                    url: format!("/{}{}/", table.base, row.slug),
-                    title: &row.title,
-                    date: row.date.map(|d| d.view()),
+                    url: format!("/{}{}/", table.base, table.rows.slug(r)),
+                    title: table.rows.title(r),
+                    date: table.rows.date(r).map(|d| d.view()),
                 }
             })
             .collect();
-        let sorts: Vec<_> = orders
+        let sorts: Vec<_> = table
+            .orders
             .iter()
             .enumerate()
-            .map(|(i, (folder, label, _))| {
-                json!({"label": label, "url": format!("/{}{folder}", table.base), "active": i == sort})
+            .map(|(i, order)| {
+                json!({"label": order.label, "url": format!("/{}{}", table.base, order.folder), "active": i == sort})
             })
             .collect();
         let mut ctx = tera::Context::new();
@@ -288,11 +266,11 @@ impl TableSet {
                     ctx.insert("breadcrumbs", &crumbs);
                 };
                 // Listing pages.
-                let orders = orders(table);
                 let page_size = renderer.page_size();
+                let slots = page_slots(table.rows.len(), page_size);
                 let mut jobs = Vec::new();
-                for (sort, (_, _, ids)) in orders.iter().enumerate() {
-                    for page in 1..=page_count(ids.len(), page_size) {
+                for sort in 0..table.orders.len() {
+                    for page in 1..=slots.len() {
                         let own_page = sort == 0 && page == 1 && self.owns(table.doc_id);
                         if !own_page {
                             jobs.push((sort, page));
@@ -302,8 +280,7 @@ impl TableSet {
                 let listing_errors: Vec<String> = jobs
                     .par_iter()
                     .filter_map(|&(sort, page)| {
-                        let (url, mut ctx) =
-                            self.listing_context(t, &orders, sort, page, page_size);
+                        let (url, mut ctx) = self.listing_context(t, sort, page, page_size, &slots);
                         fix_crumbs(&mut ctx, self.crumbs(t, None));
                         renderer
                             .document_page(
@@ -323,7 +300,6 @@ impl TableSet {
                     })
                     .collect();
                 result.pages += jobs.len() - listing_errors.len();
-                drop(orders);
 
                 // Record pages, streaming.
                 let errors = Mutex::new((0usize, Vec::new()));
@@ -352,7 +328,7 @@ impl TableSet {
                                     if errors.1.len() < MAX_RECORD_WARNINGS {
                                         errors.1.push(format!(
                                             "record {} not written: {err}",
-                                            table.rows[*r].slug
+                                            table.rows.slug(*r)
                                         ));
                                     }
                                     0
@@ -426,8 +402,9 @@ impl TableSet {
         sink: Option<RecordSink<'_>>,
     ) -> Result<()> {
         let table = &self.tables[t];
-        let row = &table.rows[r];
-        let url = format!("{}{}/", table.base, row.slug);
+        let title = table.rows.title(r);
+        let date = table.rows.date(r);
+        let url = format!("{}{}/", table.base, table.rows.slug(r));
         let mut text = String::new();
         let mut fields = Vec::new();
         for (i, column) in table.columns.iter().enumerate() {
@@ -459,6 +436,10 @@ impl TableSet {
         }
         let mut joins = Vec::new();
         for link in &self.links {
+            // A hidden table's records are not published, so nothing links to or names them.
+            if self.tables[link.from].hidden || self.tables[link.to].hidden {
+                continue;
+            }
             if link.from == t {
                 let target = &self.tables[link.to];
                 let key = cells.get(link.from_col).map(|c| c.trim()).unwrap_or("");
@@ -488,7 +469,11 @@ impl TableSet {
                     continue;
                 }
                 joins.push(JoinView {
-                    label: &link.reverse_label,
+                    label: if end - start == 1 {
+                        &link.reverse_label_one
+                    } else {
+                        &link.reverse_label
+                    },
                     direction: "from",
                     count: end - start,
                     records: link.reverse_rows[start..end]
@@ -507,8 +492,8 @@ impl TableSet {
             .filter(|s| !s.is_empty());
         let view = RecordView {
             url: format!("/{url}"),
-            title: &row.title,
-            date: row.date.map(|d| d.view()),
+            title,
+            date: date.map(|d| d.view()),
             summary,
             fields,
             joins,
@@ -516,10 +501,9 @@ impl TableSet {
             row_number: r + 1,
         };
         let neighbour = |i: usize| {
-            table
-                .rows
-                .get(i)
-                .map(|n| json!({"url": format!("/{}{}/", table.base, n.slug), "title": &*n.title}))
+            (i < table.rows.len()).then(|| {
+                json!({"url": format!("/{}{}/", table.base, table.rows.slug(i)), "title": table.rows.title(i)})
+            })
         };
         let mut ctx = tera::Context::new();
         ctx.insert("record", &view);
@@ -533,15 +517,15 @@ impl TableSet {
         ctx.insert("prev", &r.checked_sub(1).and_then(neighbour));
         ctx.insert("next", &neighbour(r + 1));
         ctx.insert("feed_url", &format!("/{}/feed.xml", table.agency));
-        fix_crumbs(&mut ctx, self.crumbs(t, Some((&row.title, &view.url))));
+        fix_crumbs(&mut ctx, self.crumbs(t, Some((title, &view.url))));
         renderer.page(out, "record.html", &url, ctx)?;
         if let Some(sink) = sink {
             sink(&SearchRecord {
                 url: &url,
-                title: &row.title,
+                title,
                 agency: &table.agency,
                 kind: &table.display,
-                date: row.date,
+                date,
                 text: &text,
             });
         }
@@ -550,10 +534,9 @@ impl TableSet {
 
     fn link_to(&self, t: usize, r: usize) -> RecordLinkView {
         let table = &self.tables[t];
-        let row = &table.rows[r];
         RecordLinkView {
-            url: (!table.hidden).then(|| format!("/{}{}/", table.base, row.slug)),
-            title: row.title.to_string(),
+            url: format!("/{}{}/", table.base, table.rows.slug(r)),
+            title: table.rows.title(r).to_owned(),
         }
     }
 
@@ -579,7 +562,7 @@ impl TableSet {
         match kind {
             FieldType::Html => {
                 let safe = crate::sanitize::sanitize_html(&value);
-                let plain = strip_tags(&safe.html);
+                let plain = html_text(&safe.html);
                 (
                     format!("<div class=\"field-html\">{}</div>", safe.html),
                     plain,
@@ -659,8 +642,10 @@ impl TableSet {
     }
 }
 
-/// The text of safe HTML, tags dropped and entities for `&<>"'` turned back.
-fn strip_tags(html: &str) -> String {
+/// The text of HTML that leakpress made or sanitized: tags dropped (each leaving a space),
+/// entities for `&<>"'` and `&nbsp;` turned back, whitespace folded. Record text for search
+/// is made with it, and tests read rendered pages with it.
+pub fn html_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut in_tag = false;
     for c in html.chars() {

@@ -23,6 +23,7 @@
 //!   - join: SARs.CompanyID -> Company.CompanyID
 //!     label: Reported to
 //!     reverse_label: suspicious activity reports
+//!     reverse_label_one: suspicious activity report   # default: made from reverse_label
 //! ```
 
 use std::collections::BTreeMap;
@@ -108,9 +109,12 @@ pub struct Join {
     pub to_column: String,
     /// Label on the source record ("Category"); the target table's display name when absent.
     pub label: Option<String>,
-    /// Label on the target record ("documents in this category"); the source table's display
-    /// name when absent.
+    /// Label on the target record, after the count ("3 documents in this category"); the
+    /// source table's display name when absent.
     pub reverse_label: Option<String>,
+    /// The same label after a count of one ("1 document in this category"). When absent it
+    /// is made from `reverse_label` by [`singular_label`].
+    pub reverse_label_one: Option<String>,
 }
 
 /// A whole profile file.
@@ -224,6 +228,7 @@ impl Join {
             to_column,
             label: None,
             reverse_label: None,
+            reverse_label_one: None,
         })
     }
 }
@@ -235,6 +240,7 @@ struct JoinSpec {
     join: String,
     label: Option<String>,
     reverse_label: Option<String>,
+    reverse_label_one: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for Join {
@@ -245,7 +251,7 @@ impl<'de> Deserialize<'de> for Join {
         impl<'de> Visitor<'de> for JoinVisitor {
             type Value = Join;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`Table.Column -> Table.Column` or a mapping with `join`, `label`, `reverse_label`")
+                f.write_str("`Table.Column -> Table.Column` or a mapping with `join`, `label`, `reverse_label`, `reverse_label_one`")
             }
             fn visit_str<E: de::Error>(self, text: &str) -> std::result::Result<Join, E> {
                 Join::parse(text).map_err(E::custom)
@@ -255,9 +261,86 @@ impl<'de> Deserialize<'de> for Join {
                 let mut join = Join::parse(&spec.join).map_err(de::Error::custom)?;
                 join.label = spec.label;
                 join.reverse_label = spec.reverse_label;
+                join.reverse_label_one = spec.reverse_label_one;
                 Ok(join)
             }
         }
         deserializer.deserialize_any(JoinVisitor)
+    }
+}
+
+/// Words that start the qualifier of a label's noun: in "e-mails in this category" the noun to
+/// make singular is the word before "in", not the last one.
+const QUALIFIERS: &[&str] = &[
+    "in", "of", "from", "for", "with", "to", "about", "by", "on", "at", "that", "which", "who",
+];
+
+/// A plural label for a count of one: the noun (the last word, or the word before a
+/// qualifier such as "in this category") made singular by the regular English endings.
+/// `documents in this category` → `document in this category`; `Suspicious activity reports`
+/// → `Suspicious activity report`; `Document categories` → `Document category`. Irregular
+/// nouns need the profile's `reverse_label_one`.
+pub(crate) fn singular_label(plural: &str) -> String {
+    let words: Vec<&str> = plural.split(' ').collect();
+    let noun = words
+        .iter()
+        .position(|w| QUALIFIERS.contains(&w.to_lowercase().as_str()))
+        .filter(|&i| i > 0)
+        .map_or(words.len() - 1, |i| i - 1);
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i == noun {
+                singular_word(w)
+            } else {
+                (*w).to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn singular_word(word: &str) -> String {
+    let lower = word.to_lowercase();
+    if lower.len() > 3 && lower.ends_with("ies") {
+        let stem = &word[..word.len() - 3];
+        let y = if word.ends_with("IES") { "Y" } else { "y" };
+        return format!("{stem}{y}");
+    }
+    for ending in ["sses", "shes", "ches", "xes", "zes"] {
+        if lower.len() > ending.len() && lower.ends_with(ending) {
+            return word[..word.len() - 2].to_owned();
+        }
+    }
+    if lower.len() > 1 && lower.ends_with('s') && !lower.ends_with("ss") && !lower.ends_with("us") {
+        return word[..word.len() - 1].to_owned();
+    }
+    word.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_become_singular_at_their_noun() {
+        assert_eq!(
+            singular_label("e-mails in this category"),
+            "e-mail in this category"
+        );
+        assert_eq!(
+            singular_label("documents in this category"),
+            "document in this category"
+        );
+        assert_eq!(
+            singular_label("Suspicious activity reports"),
+            "Suspicious activity report"
+        );
+        assert_eq!(singular_label("Document categories"), "Document category");
+        assert_eq!(singular_label("Partner e-mails"), "Partner e-mail");
+        assert_eq!(singular_label("addresses"), "address");
+        assert_eq!(singular_label("Status"), "Status");
+        assert_eq!(singular_label("Roster"), "Roster");
     }
 }

@@ -5,8 +5,14 @@
 //! CSV is never held whole: it is parsed as bytes, record by record, and each cell is decoded
 //! on its own — UTF-8 when it is valid, else Windows-1252 — so a file that mixes the two (an
 //! export that was appended to by two systems) still reads. A UTF-8 BOM is skipped; UTF-16
-//! (with a BOM) is decoded whole first, as it cannot be split on bytes. XLSX sheets are read
-//! whole by calamine (the format's limit is 1,048,576 rows).
+//! (with a BOM) is decoded whole first, as it cannot be split on bytes.
+//!
+//! XLSX sheets are **not** streamed: calamine's `worksheet_range` holds the whole sheet (about
+//! 32 bytes a cell plus its text) while it is read, once per pass. The format caps a sheet at
+//! 1,048,576 rows, which bounds this, but a wide sheet near that cap costs hundreds of MB.
+//! calamine 0.38 has a streaming `Xlsx::worksheet_cells_reader` that would remove this bound;
+//! it yields cells at absolute positions, so using it means trimming leading empty columns
+//! the way `Range` does (from the sheet's declared dimension) to keep row ids the same.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
