@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use leakpress::search_index::tokenize::{Mode, stem, tokenize};
-use leakpress::search_index::{decode_postings, shard_of};
+use leakpress::search_index::{Posting, decode_block, prefix_of, shard_of};
 use leakpress::{BuildOptions, Output};
 use serde_json::{Value, json};
 
@@ -307,24 +307,67 @@ impl Index<'_> {
         )
     }
 
-    /// Postings of an index term: (document number, impact, positions).
-    fn postings(&self, term: &str) -> Vec<leakpress::search_index::Posting> {
+    /// A term's dictionary entry, through the root shard and, for a split prefix group,
+    /// its sub-shard (the one whose first term is the last not after the term, in UTF-16).
+    fn entry(&self, term: &str) -> Option<Value> {
         let shards = self.manifest["shards"].as_u64().unwrap() as usize;
-        let shard = self.load(&format!("t{}", shard_of(term, shards)));
-        let Some(entry) = shard.get(term) else {
+        let root = self.load(&format!("t{}", shard_of(term, shards)));
+        if let Some(entry) = root[0].get(term) {
+            return Some(entry.clone());
+        }
+        let children = root[1].get(prefix_of(term))?.as_array()?.clone();
+        let utf16 = |s: &str| s.encode_utf16().collect::<Vec<_>>();
+        let child = children
+            .iter()
+            .rev()
+            .find(|c| utf16(c[0].as_str().unwrap()) <= utf16(term))
+            .unwrap_or(&children[0]);
+        self.load(&format!("s{}", child[1])).get(term).cloned()
+    }
+
+    /// Postings of an index term, by document: (document number, impact, positions).
+    fn postings(&self, term: &str) -> Vec<Posting> {
+        let Some(entry) = self.entry(term) else {
             return Vec::new();
         };
-        match &entry[1] {
-            Value::String(block) => decode_postings(block).expect("decodes"),
-            Value::Array(refs) => refs
+        let mut postings = match &entry[1] {
+            Value::String(docs) => {
+                decode_block(docs, Some(entry[2].as_str().unwrap())).expect("decodes")
+            }
+            Value::Array(tiers) => tiers
                 .iter()
                 .flat_map(|r| {
-                    let block = self.load(r[0].as_str().unwrap());
-                    decode_postings(block.as_str().unwrap()).expect("decodes")
+                    let n = r[0].as_u64().unwrap();
+                    let docs = self.load(&format!("p{n}"));
+                    let positions = self.load(&format!("q{n}"));
+                    decode_block(docs.as_str().unwrap(), positions.as_str()).expect("decodes")
                 })
                 .collect(),
             other => panic!("bad entry {other}"),
-        }
+        };
+        assert_eq!(
+            entry[0].as_u64().unwrap() as usize,
+            postings.len(),
+            "df of {term}"
+        );
+        postings.sort_by_key(|p| p.doc);
+        postings
+    }
+
+    /// The manifest's facet row [first, agency, kind, year] of a document number.
+    fn facet(&self, number: u32) -> Vec<i64> {
+        self.manifest["ranges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|r| r[0].as_u64().unwrap() <= number as u64)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect()
     }
 
     fn doc(&self, number: u32) -> Value {
@@ -446,24 +489,103 @@ fn a_title_match_outranks_a_body_match() {
     );
 }
 
-#[test]
-fn the_index_is_deterministic() {
-    let options = BuildOptions::new(env!("CARGO_MANIFEST_DIR"));
+/// The sample built with `jobs` threads: its `search/` files.
+fn search_files_with_jobs(jobs: usize) -> BTreeMap<String, Vec<u8>> {
+    let mut options = BuildOptions::new(env!("CARGO_MANIFEST_DIR"));
+    options.jobs = Some(jobs);
     let out = Output::memory();
     leakpress::build(&options, &out, &|_| {}).expect("builds");
-    let again: BTreeMap<String, Vec<u8>> = out
-        .into_files()
+    out.into_files()
         .into_iter()
         .filter(|(p, _)| p.starts_with("search/"))
-        .collect();
-    let first: BTreeMap<String, Vec<u8>> = sample_site()
+        .collect()
+}
+
+#[test]
+fn the_index_is_byte_identical_with_one_and_four_threads() {
+    let one = search_files_with_jobs(1);
+    let four = search_files_with_jobs(4);
+    assert_eq!(
+        one.keys().collect::<Vec<_>>(),
+        four.keys().collect::<Vec<_>>()
+    );
+    for (path, bytes) in &one {
+        assert!(
+            bytes == &four[path],
+            "{path} differs between 1 and 4 threads"
+        );
+    }
+    // And the same as the shared build (default thread count).
+    let default: BTreeMap<&String, &Vec<u8>> = sample_site()
         .iter()
         .filter(|(p, _)| p.starts_with("search/"))
-        .map(|(p, b)| (p.clone(), b.clone()))
         .collect();
-    assert_eq!(
-        first.keys().collect::<Vec<_>>(),
-        again.keys().collect::<Vec<_>>()
+    assert_eq!(default, one.iter().collect::<BTreeMap<_, _>>());
+}
+
+#[test]
+fn table_records_are_findable_and_filter_by_table() {
+    // See: issue 4, "Record text is indexed for search like any document, with the table as
+    // a filterable kind."
+    let index = Index::open();
+    let kinds: Vec<&str> = index.manifest["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    // Port City calls its SARs table "Field reports" in its own profile.
+    let field_reports = kinds
+        .iter()
+        .position(|k| *k == "Field reports")
+        .unwrap_or_else(|| panic!("no Field reports kind in {kinds:?}"))
+        as i64;
+    // A word only in a record's narrative (the SAR about a photographed substation).
+    let term = &tokenize("substation", Mode::Query)[0].term;
+    let postings = index.postings(term);
+    let record = postings
+        .iter()
+        .find(|p| index.facet(p.doc)[2] == field_reports)
+        .unwrap_or_else(|| panic!("no Field reports record holds {term}"));
+    let entry = index.doc(record.doc);
+    let url = entry[1].as_str().unwrap();
+    assert!(url.starts_with("port-city-police/"), "{url}");
+    assert!(
+        index.files.contains_key(&format!("{url}index.html")),
+        "{url} is a record page"
     );
-    assert!(first == again, "search files differ between two builds");
+    assert!(
+        !entry[0].as_str().unwrap().is_empty(),
+        "a record has a title"
+    );
+    // Its agency is Port City, records carry no year (one facet range per agency and table).
+    let row = index.facet(record.doc);
+    let agency = &index.manifest["agencies"][row[1] as usize][0];
+    assert_eq!(agency, "port-city-police");
+    assert_eq!(row[3], -1);
+    // Records come after every document, and the "Field reports" filter range holds only
+    // record pages of that table.
+    let ranges = index.manifest["ranges"].as_array().unwrap();
+    let total = index.manifest["docs"].as_u64().unwrap();
+    for (i, r) in ranges.iter().enumerate() {
+        if r[2] != field_reports {
+            continue;
+        }
+        let end = ranges.get(i + 1).map_or(total, |n| n[0].as_u64().unwrap());
+        for number in r[0].as_u64().unwrap()..end {
+            let url = index.doc(number as u32)[1].as_str().unwrap().to_owned();
+            assert!(
+                url.contains("/field-reports/") || url.contains("/sars/"),
+                "{url}"
+            );
+        }
+    }
+    // The redacted reporter name never reaches the index.
+    assert!(
+        index
+            .postings("fictional")
+            .iter()
+            .all(|p| index.facet(p.doc)[2] != field_reports),
+        "a redacted column was indexed"
+    );
 }

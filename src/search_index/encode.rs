@@ -1,12 +1,13 @@
-//! The compact posting encoding shared with `search.js` (`decodePostings`).
+//! The compact posting encoding shared with `search.js` (`decodeBlock`).
 //!
-//! A posting block is a string of characters from [`ALPHABET`] (safe in a JS string without
-//! escaping). Numbers are variable-length: each character carries 5 bits, least significant
-//! first, and value 32 set means "more characters follow". A block is a sequence of
-//! postings, each:
+//! Strings of characters from [`ALPHABET`] (safe in a JS string without escaping). Numbers are
+//! variable-length: each character carries 5 bits, least significant first, and value 32 set
+//! means "more characters follow". A block of postings is written as two strings, so that a
+//! query without phrases never downloads positions:
 //!
 //! ```text
-//! doc-delta  impact  npos  pos-delta × npos
+//! docs:       (doc-delta impact) × n
+//! positions:  (npos pos-delta × npos) × n      same postings, same order
 //! ```
 //!
 //! `doc-delta` is the document number minus the previous posting's (the first is absolute);
@@ -39,26 +40,26 @@ pub struct Posting {
     pub positions: Vec<u32>,
 }
 
-/// Encodes postings sorted by document number.
-pub fn encode_postings(postings: &[Posting]) -> String {
-    let mut out = String::new();
+/// Encodes postings sorted by document number: the docs string and the positions string.
+pub fn encode_block(postings: &[Posting]) -> (String, String) {
+    let mut docs = String::new();
+    let mut positions = String::new();
     let mut prev = 0;
     for p in postings {
-        push_varint(&mut out, p.doc - prev);
+        push_varint(&mut docs, p.doc - prev);
         prev = p.doc;
-        push_varint(&mut out, p.impact);
-        push_varint(&mut out, p.positions.len() as u32);
+        push_varint(&mut docs, p.impact);
+        push_varint(&mut positions, p.positions.len() as u32);
         let mut last = 0;
         for &pos in &p.positions {
-            push_varint(&mut out, pos - last);
+            push_varint(&mut positions, pos - last);
             last = pos;
         }
     }
-    out
+    (docs, positions)
 }
 
-/// Decodes what [`encode_postings`] wrote; `None` on malformed input.
-pub fn decode_postings(text: &str) -> Option<Vec<Posting>> {
+fn decode_varints(text: &str) -> Option<Vec<u32>> {
     let mut values = Vec::new();
     let mut current = 0u32;
     let mut shift = 0;
@@ -73,24 +74,39 @@ pub fn decode_postings(text: &str) -> Option<Vec<Posting>> {
             shift = 0;
         }
     }
-    let mut out = Vec::new();
-    let mut it = values.into_iter();
+    (shift == 0).then_some(values)
+}
+
+/// Decodes what [`encode_block`] wrote; without `positions`, postings have none. `None` on
+/// malformed input.
+pub fn decode_block(docs: &str, positions: Option<&str>) -> Option<Vec<Posting>> {
+    let values = decode_varints(docs)?;
+    if values.len() % 2 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(values.len() / 2);
     let mut doc = 0;
-    while let Some(delta) = it.next() {
-        doc += delta;
-        let impact = it.next()?;
-        let npos = it.next()?;
-        let mut positions = Vec::with_capacity(npos as usize);
-        let mut last = 0;
-        for _ in 0..npos {
-            last += it.next()?;
-            positions.push(last);
-        }
+    for pair in values.chunks(2) {
+        doc += pair[0];
         out.push(Posting {
             doc,
-            impact,
-            positions,
+            impact: pair[1],
+            positions: Vec::new(),
         });
+    }
+    if let Some(positions) = positions {
+        let mut it = decode_varints(positions)?.into_iter();
+        for posting in &mut out {
+            let npos = it.next()?;
+            let mut last = 0;
+            for _ in 0..npos {
+                last += it.next()?;
+                posting.positions.push(last);
+            }
+        }
+        if it.next().is_some() {
+            return None;
+        }
     }
     Some(out)
 }
@@ -123,8 +139,20 @@ mod tests {
                 positions: vec![],
             },
         ];
-        let text = encode_postings(&postings);
-        assert_eq!(decode_postings(&text), Some(postings));
+        let (docs, positions) = encode_block(&postings);
+        assert_eq!(
+            decode_block(&docs, Some(&positions)),
+            Some(postings.clone())
+        );
+        let bare: Vec<Posting> = postings
+            .iter()
+            .map(|p| Posting {
+                positions: vec![],
+                ..p.clone()
+            })
+            .collect();
+        assert_eq!(decode_block(&docs, None), Some(bare));
+        assert_eq!(decode_block("gB", None), None);
         let mut small = String::new();
         push_varint(&mut small, 31);
         assert_eq!(small, "f");

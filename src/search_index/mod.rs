@@ -1,35 +1,62 @@
 //! Stage 6, **index**: the sharded client-side search index under `search/<key>/`.
 //!
 //! Input: every [`Document`] (metadata, known before rendering) and, one at a time during the
-//! render loop, its [`Body`] text. Output: plain `<script>` files, each calling
+//! render loop, its [`Body`] text ([`Indexer::add`]); then every table record as its page
+//! renders ([`Indexer::add_record`]). Output: plain `<script>` files, each calling
 //! `LEAKPRESS_SEARCH.load(id, data)`, so the index loads over `file://` where `fetch()` is
 //! blocked. The reader (`themes/default/static/search.js`) loads the manifest, then only the
 //! files a query's terms need.
 //!
 //! Invariants:
-//! - Memory holds compact postings (numbers), never text: each body is tokenized as its page
-//!   renders and dropped; excerpt text goes out in [`DOC_CHUNK`]-document files as soon as a
-//!   chunk is complete.
-//! - Output is deterministic: terms sorted, documents numbered by a total order, file names
-//!   from a hash of the index's inputs ([`Indexer::key`]), never from thread timing.
+//! - Memory holds compact postings (numbers), never document text: each body is tokenized as
+//!   its page renders and dropped; excerpt text goes out in [`DOC_CHUNK`]-document files as
+//!   soon as a chunk is complete. Records are the exception: their titles and excerpts (at
+//!   most [`EXCERPT_CHARS`]) wait for [`Indexer::finish`], because their numbers are only
+//!   known once all of them have arrived.
+//! - Output is deterministic whatever the thread count: terms sorted, documents numbered by a
+//!   total order, records numbered after them by (agency, table, URL), file names from a
+//!   hash of the documents ([`Indexer::key`]), never from thread timing. Term ids are
+//!   interned in [`TERM_SHARDS`] independently locked maps in arrival order, which is only
+//!   ever used to find a term's postings again, then sorted away at finish.
 //! - The manifest does not grow with documents or vocabulary: it holds counts, the shard count
 //!   and the facet table (agency × kind × year ranges).
 //!
 //! # Files (all under `search/<key>/`, `<key>` = 12 hex digits)
-//! - `manifest.js` → `load("manifest", {v, docs, shards, chunk, avg, agencies: [[slug, name]],
-//!   kinds: [name], years: [year], ranges: [[first_doc, agency, kind, year]]})`. Documents are
-//!   numbered sorted by (agency, kind, year, source path), so each (agency, kind, year)
-//!   combination is one contiguous range of numbers: filters and facet counts need no
-//!   per-document data. `year` is -1 for undated.
-//! - `t<n>.js`, the term dictionary shards → `load("t<n>", {term: [df, postings]})`. A term
-//!   lives in shard `fnv1a(first 3 chars of term) % shards`, so every term sharing its first
-//!   three characters is in one shard: prefix matching and one-typo matching scan that shard.
-//!   `postings` is an encoded block ([`encode`]) when small, else a list of block references
-//!   `[[file, first_doc, last_doc, count, max_impact]]` (documents ascending), so a common word
-//!   is split into [`BLOCK_BYTES`] pieces the reader can skip by document range or impact.
-//! - `p<n>.js` → `load("p<n>", "<encoded block>")`: one block of a long posting list.
+//! - `manifest.js` → `load("manifest", {v, docs, shards, chunk, prefix, agencies: [[slug,
+//!   name]], kinds: [name], years: [year], ranges: [[first_doc, agency, kind, year]]})`.
+//!   Documents are numbered sorted by (agency, kind, year, source path), so each (agency,
+//!   kind, year) combination is one contiguous range of numbers: filters and facet counts need
+//!   no per-document data. `year` is -1 for undated. Records follow the documents, sorted by
+//!   (agency, table, URL), with `kind` the table's display name and `year` always -1: one
+//!   range per agency and table instead of one per year too (a 500,000-row table spans many
+//!   years), so a record cannot be filtered by year; its date still shows in results.
+//! - `t<n>.js`, the dictionary's root shards → `load("t<n>", [{term: entry}, {prefix:
+//!   [[first_term, s, max_df]]}])`. Terms are grouped by their first [`SHARD_PREFIX_CHARS`]
+//!   characters (the *prefix*) and a group lives in shard `fnv1a(prefix) % shards`. A group
+//!   over [`LEAF_BYTES`] is not inline: the shard lists it as sorted sub-shards `s<s>.js` →
+//!   `load("s<s>", {term: entry})`, each about [`LEAF_BYTES`], by first term (terms compared
+//!   as UTF-16, as JS compares strings) and largest document frequency. A heavy prefix thus
+//!   costs a reader one small redirect list plus one leaf, and the manifest does not change.
+//! - `entry` is `[df, docs, positions]` with both strings inline ([`encode`]) when together at
+//!   most [`INLINE_BYTES`], else `[df, [[n, first_doc, last_doc, count, max_impact]]]`:
+//!   *tiers* of postings by impact, highest first (the best [`TIERS`]\[0\], the next
+//!   [`TIERS`]\[1\], …, then [`BLOCK_POSTINGS`] at a time), each sorted by document, its
+//!   documents in `p<n>.js` → `load("p<n>", docs)` and its positions in `q<n>.js` →
+//!   `load("q<n>", positions)`. A one-word query reads the first tier only and already has
+//!   its best results; positions are fetched only for phrases.
 //! - `d<n>.js` → `load("d<n>", [[title, url, date, excerpt]])`: documents `n*chunk ..`
-//!   (`url` a site path without `/`, `date` ISO or "", `excerpt` the text's start).
+//!   (`url` a site path without `/`, `date` ISO or "", `excerpt` the text's start, at most
+//!   [`EXCERPT_CHARS`]). Small chunks, because the ten results of a page are usually ten
+//!   chunks.
+//!
+//! # What the reader can match
+//! Exact terms (stemmed or as typed); the last word typed as a prefix of three or more
+//! letters (the prefix's group, or in a split group its sub-shards covering the prefix, the
+//! four with the most frequent terms); one typo (an edit, insertion, deletion or swap) in a
+//! word of four or more letters, searched among terms that share its prefix. So a typo in the
+//! first three letters is never corrected, and in a split group the typo must also come after
+//! the first letters that narrow the group to at most four sub-shards (in English text, the
+//! fourth or fifth letter).
 //!
 //! Ranking inputs: each posting's `impact` is the document's BM25F score for the term
 //! (title ×[`TITLE_WEIGHT`], agency name ×[`AGENCY_WEIGHT`], body ×1), times 16, rounded; the
@@ -39,7 +66,9 @@
 pub mod encode;
 pub mod tokenize;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
 use serde_json::json;
@@ -49,24 +78,29 @@ use crate::config::Config;
 use crate::document::{Body, Document, excerpt};
 use crate::error::Result;
 use crate::output::{Output, sha256_hex};
+use crate::tables::SearchRecord;
 
-pub use encode::{Posting, decode_postings, encode_postings, fnv1a};
+pub use encode::{Posting, decode_block, encode_block, fnv1a};
 pub use tokenize::{Mode, Token, tokenize};
 
 /// Format version, in the manifest and the key.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Documents per `d<n>.js` file.
-pub const DOC_CHUNK: usize = 16;
+pub const DOC_CHUNK: usize = 4;
 /// Characters of text kept per document for excerpts.
-pub const EXCERPT_CHARS: usize = 400;
+pub const EXCERPT_CHARS: usize = 160;
 /// Positions kept per term per document.
 pub const MAX_POSITIONS: usize = 16;
-/// A term's encoded postings longer than this go to `p<n>.js` blocks.
-pub const INLINE_BYTES: usize = 1024;
-/// Target size of one posting block.
-pub const BLOCK_BYTES: usize = 16 * 1024;
-/// Target size of one dictionary shard, used to pick the shard count.
-pub const SHARD_BYTES: usize = 12 * 1024;
+/// A term whose encoded documents and positions together are longer goes to tiers.
+pub const INLINE_BYTES: usize = 384;
+/// Postings in the first tiers of a long list, highest impacts first.
+pub const TIERS: &[usize] = &[128, 512, 2048];
+/// Postings per tier after [`TIERS`].
+pub const BLOCK_POSTINGS: usize = 4096;
+/// Target size of one root dictionary shard, used to pick the shard count.
+pub const SHARD_BYTES: usize = 8 * 1024;
+/// A prefix group larger than this is split into sub-shards of about this size.
+pub const LEAF_BYTES: usize = 4 * 1024;
 /// BM25F weights and parameters.
 pub const TITLE_WEIGHT: f64 = 4.0;
 /// Agency-name weight.
@@ -81,48 +115,137 @@ const FIELD_GAP: u32 = 8;
 /// How many chars of a term pick its shard.
 pub const SHARD_PREFIX_CHARS: usize = 3;
 
+/// Independently locked term maps: render threads interning terms rarely meet on one lock.
+pub const TERM_SHARDS: usize = 16;
+
+/// FxHash (rustc's): the per-document term maps are hashed millions of times, and SipHash's
+/// flooding resistance buys nothing against our own tokenizer's output.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        for &b in chunks.remainder() {
+            self.add(b as u64);
+        }
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.add(b as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 /// One term's counts in one document, before scoring.
 #[derive(Debug, Clone)]
 struct RawPosting {
+    /// Term id within its [`TermShard`].
     term: u32,
     doc: u32,
     title_tf: u16,
     body_tf: u32,
     agency_tf: u16,
-    /// Start in the position pool, and count.
+    /// Start in the shard's position pool, and count.
     pos_start: u32,
     pos_len: u8,
 }
 
+/// One of the [`TERM_SHARDS`] term maps with the postings of its terms.
 #[derive(Default)]
-struct State {
-    term_ids: HashMap<String, u32>,
-    terms: Vec<String>,
+struct TermShard {
+    ids: FastMap<String, u32>,
     postings: Vec<RawPosting>,
     positions: Vec<u32>,
-    /// By document number: (title length, body length) in positions.
-    lengths: Vec<(u32, u32)>,
-    /// Document chunks still waiting for some documents.
-    pending: BTreeMap<usize, Vec<Option<serde_json::Value>>>,
 }
 
-/// Builds the search index while documents render. Shared by the render threads (`Sync`).
+/// Per-document term counts during tokenizing (no heap: this is built for every term of
+/// every document).
+#[derive(Clone, Copy, Default)]
+struct DocTerm {
+    title_tf: u16,
+    body_tf: u32,
+    agency_tf: u16,
+    npos: u8,
+    positions: [u32; MAX_POSITIONS],
+}
+
+impl DocTerm {
+    fn keep(&mut self, pos: u32) {
+        if (self.npos as usize) < MAX_POSITIONS {
+            self.positions[self.npos as usize] = pos;
+            self.npos += 1;
+        }
+    }
+}
+
+/// A document's or record's terms: reused per thread, since allocating a map per document
+/// showed in the profile.
+#[derive(Default)]
+struct DocTerms {
+    map: FastMap<String, DocTerm>,
+    drained: Vec<(usize, String, DocTerm)>,
+}
+
+impl DocTerms {
+    fn bump(&mut self, term: &str) -> &mut DocTerm {
+        if !self.map.contains_key(term) {
+            self.map.insert(term.to_owned(), DocTerm::default());
+        }
+        self.map.get_mut(term).expect("inserted above")
+    }
+}
+
+thread_local! {
+    static DOC_TERMS: RefCell<DocTerms> = RefCell::new(DocTerms::default());
+}
+
+/// One search result's display data: title, url, ISO date or "", excerpt.
+type Entry = [String; 4];
+
+/// What the numbered documents still need.
+struct Pending {
+    /// By number: (title length, body length) in positions.
+    lengths: Vec<(u32, u32)>,
+    /// `d<n>` chunks still waiting for some documents (or for records, the last one).
+    chunks: BTreeMap<usize, Vec<Option<Entry>>>,
+}
+
+/// A record, kept until every record has arrived and they can be numbered.
+struct RecordEntry {
+    agency: String,
+    kind: String,
+    entry: Entry,
+    lengths: (u32, u32),
+}
+
+/// Builds the search index while documents and records render. Shared by the render threads
+/// (`Sync`).
 pub struct Indexer {
     key: String,
     /// Document id → document number in the index.
     number_of: Vec<u32>,
     agency_names: HashMap<String, String>,
-    state: Mutex<State>,
     docs_total: usize,
-}
-
-/// Per-document term counts during tokenizing.
-#[derive(Default)]
-struct DocTerm {
-    title_tf: u16,
-    body_tf: u32,
-    agency_tf: u16,
-    positions: Vec<u32>,
+    shards: Vec<Mutex<TermShard>>,
+    pending: Mutex<Pending>,
+    records: Mutex<Vec<RecordEntry>>,
 }
 
 impl Indexer {
@@ -134,6 +257,8 @@ impl Indexer {
         for (number, &id) in order.iter().enumerate() {
             number_of[id] = number as u32;
         }
+        // Records are not in the key: their text comes from the tables, which are documents
+        // here (with their SHA-256), and from the config and profile.
         let mut key_input = format!(
             "leakpress {} index v{FORMAT_VERSION}\n{config:?}\n",
             env!("CARGO_PKG_VERSION")
@@ -161,11 +286,15 @@ impl Indexer {
             key: sha256_hex(key_input.as_bytes())[..12].to_owned(),
             number_of,
             agency_names,
-            state: Mutex::new(State {
-                lengths: vec![(0, 0); docs.len()],
-                ..State::default()
-            }),
             docs_total: docs.len(),
+            shards: (0..TERM_SHARDS)
+                .map(|_| Mutex::new(TermShard::default()))
+                .collect(),
+            pending: Mutex::new(Pending {
+                lengths: vec![(0, 0); docs.len()],
+                chunks: BTreeMap::new(),
+            }),
+            records: Mutex::new(Vec::new()),
         }
     }
 
@@ -183,149 +312,279 @@ impl Indexer {
     /// chunk when this document completes it.
     pub fn add(&self, out: &Output, doc: &Document, body: &Body) -> Result<()> {
         let number = self.number_of[doc.id];
-        let mut terms: BTreeMap<String, DocTerm> = BTreeMap::new();
         let mut title_text = doc.title.clone();
         for tag in &doc.tags {
             title_text.push_str(" \n ");
             title_text.push_str(tag);
         }
-        let title_end = tokenize::tokenize_with(&title_text, Mode::Index, 0, |t| {
-            let entry = terms.entry(t.term).or_default();
-            entry.title_tf = entry.title_tf.saturating_add(1);
-            if entry.positions.len() < MAX_POSITIONS {
-                entry.positions.push(t.pos);
-            }
-        });
-        let body_start = title_end + FIELD_GAP;
-        let mut body_end = tokenize::tokenize_with(&body.text, Mode::Index, body_start, |t| {
-            let entry = terms.entry(t.term).or_default();
-            entry.body_tf = entry.body_tf.saturating_add(1);
-            if entry.positions.len() < MAX_POSITIONS {
-                entry.positions.push(t.pos);
-            }
-        });
-        // The file name finds the document too (images and other files have little text).
-        body_end = tokenize::tokenize_with(
-            doc.source.file_name(),
-            Mode::Index,
-            body_end + FIELD_GAP,
-            |t| {
-                let entry = terms.entry(t.term).or_default();
-                entry.body_tf = entry.body_tf.saturating_add(1);
-            },
-        );
         let agency_name = self
             .agency_names
             .get(doc.agency())
             .map_or(doc.agency(), |n| n.as_str());
-        tokenize::tokenize_with(agency_name, Mode::Index, 0, |t| {
-            let entry = terms.entry(t.term).or_default();
-            entry.agency_tf = entry.agency_tf.saturating_add(1);
-        });
-        let body_len = body_end - body_start;
-        let entry = json!([
-            doc.title,
-            doc.url,
+        let lengths = self.index_text(
+            |_| number,
+            &title_text,
+            &body.text,
+            doc.source.file_name(),
+            agency_name,
+        );
+        let entry = [
+            doc.title.clone(),
+            doc.url.clone(),
             doc.date.map(|d| d.view().iso).unwrap_or_default(),
             excerpt(&body.text, EXCERPT_CHARS),
-        ]);
-
+        ];
         let chunk = number as usize / DOC_CHUNK;
         let complete = {
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            state.lengths[number as usize] = (title_end, body_len);
-            for (term, counts) in terms {
-                let next_id = state.terms.len() as u32;
-                let term_id = match state.term_ids.get(&term) {
-                    Some(&id) => id,
-                    None => {
-                        state.term_ids.insert(term.clone(), next_id);
-                        state.terms.push(term);
-                        next_id
-                    }
-                };
-                let pos_start = state.positions.len() as u32;
-                state.positions.extend_from_slice(&counts.positions);
-                state.postings.push(RawPosting {
-                    term: term_id,
-                    doc: number,
-                    title_tf: counts.title_tf,
-                    body_tf: counts.body_tf,
-                    agency_tf: counts.agency_tf,
-                    pos_start,
-                    pos_len: counts.positions.len() as u8,
-                });
-            }
-            let size = DOC_CHUNK.min(self.docs_total - chunk * DOC_CHUNK);
-            let slots = state
-                .pending
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            pending.lengths[number as usize] = lengths;
+            let slots = pending
+                .chunks
                 .entry(chunk)
-                .or_insert_with(|| vec![None; size]);
+                .or_insert_with(|| vec![None; DOC_CHUNK]);
             slots[number as usize % DOC_CHUNK] = Some(entry);
             if slots.iter().all(Option::is_some) {
-                state.pending.remove(&chunk)
+                pending.chunks.remove(&chunk)
             } else {
                 None
             }
         };
         if let Some(slots) = complete {
-            let entries: Vec<serde_json::Value> = slots.into_iter().flatten().collect();
-            self.write_script(
-                out,
-                &format!("d{chunk}"),
-                &serde_json::Value::Array(entries),
-            )?;
+            self.write_chunk(out, chunk, slots, DOC_CHUNK)?;
         }
         Ok(())
     }
 
-    fn write_script(&self, out: &Output, id: &str, data: &serde_json::Value) -> Result<()> {
-        let script = format!(
-            "LEAKPRESS_SEARCH.load({},{});\n",
-            serde_json::Value::String(id.to_owned()),
-            data
+    /// Indexes one table record (the [`crate::tables::RecordSink`] of the tables pass); from
+    /// any thread, in any order. Its number, after every document, is given at finish.
+    pub fn add_record(&self, record: &SearchRecord<'_>) {
+        let agency_name = self
+            .agency_names
+            .get(record.agency)
+            .map_or(record.agency, |n| n.as_str());
+        let entry = [
+            record.title.to_owned(),
+            record.url.to_owned(),
+            record.date.map(|d| d.view().iso).unwrap_or_default(),
+            excerpt(record.text, EXCERPT_CHARS),
+        ];
+        let agency = record.agency.to_owned();
+        let kind = record.kind.to_owned();
+        // A provisional number past the documents, in arrival order; finish renumbers.
+        self.index_text(
+            |lengths| {
+                let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+                records.push(RecordEntry {
+                    agency,
+                    kind,
+                    entry,
+                    lengths,
+                });
+                (self.docs_total + records.len() - 1) as u32
+            },
+            record.title,
+            record.text,
+            "",
+            agency_name,
         );
+    }
+
+    /// Tokenizes one document's fields and stores its postings under the number that
+    /// `number(lengths)` gives (called once, after tokenizing). Returns the lengths: (title,
+    /// body) in positions.
+    fn index_text(
+        &self,
+        number: impl FnOnce((u32, u32)) -> u32,
+        title: &str,
+        body: &str,
+        file_name: &str,
+        agency_name: &str,
+    ) -> (u32, u32) {
+        let mut terms = DOC_TERMS.with(|t| t.take());
+        terms.map.clear();
+        let title_end = tokenize::tokenize_terms(title, Mode::Index, 0, |term, pos| {
+            let entry = terms.bump(term);
+            entry.title_tf = entry.title_tf.saturating_add(1);
+            entry.keep(pos);
+        });
+        let body_start = title_end + FIELD_GAP;
+        let mut body_end = tokenize::tokenize_terms(body, Mode::Index, body_start, |term, pos| {
+            let entry = terms.bump(term);
+            entry.body_tf = entry.body_tf.saturating_add(1);
+            entry.keep(pos);
+        });
+        // The file name finds the document too (images and other files have little text).
+        body_end =
+            tokenize::tokenize_terms(file_name, Mode::Index, body_end + FIELD_GAP, |term, _| {
+                let entry = terms.bump(term);
+                entry.body_tf = entry.body_tf.saturating_add(1);
+            });
+        tokenize::tokenize_terms(agency_name, Mode::Index, 0, |term, _| {
+            let entry = terms.bump(term);
+            entry.agency_tf = entry.agency_tf.saturating_add(1);
+        });
+        let lengths = (title_end, body_end - body_start);
+        let doc = number(lengths);
+        self.store(doc, &mut terms);
+        DOC_TERMS.with(|t| t.replace(terms));
+        lengths
+    }
+
+    /// Moves one document's terms into the shared shards, taking each shard's lock once.
+    fn store(&self, doc: u32, terms: &mut DocTerms) {
+        let DocTerms { map, drained } = terms;
+        drained.clear();
+        for (term, counts) in map.drain() {
+            let mut hasher = FxHasher::default();
+            hasher.write(term.as_bytes());
+            drained.push(((hasher.finish() >> 32) as usize % TERM_SHARDS, term, counts));
+        }
+        drained.sort_unstable_by_key(|e| e.0);
+        let mut rest = &mut drained[..];
+        while let Some(first) = rest.first() {
+            let shard_index = first.0;
+            let run = rest.iter().take_while(|e| e.0 == shard_index).count();
+            let (this, after) = rest.split_at_mut(run);
+            let mut shard = self.shards[shard_index]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let shard = &mut *shard;
+            for (_, term, counts) in this.iter_mut() {
+                let term_id = match shard.ids.get(term.as_str()) {
+                    Some(&id) => id,
+                    None => {
+                        let id = shard.ids.len() as u32;
+                        shard.ids.insert(std::mem::take(term), id);
+                        id
+                    }
+                };
+                let pos_start = shard.positions.len() as u32;
+                shard
+                    .positions
+                    .extend_from_slice(&counts.positions[..counts.npos as usize]);
+                shard.postings.push(RawPosting {
+                    term: term_id,
+                    doc,
+                    title_tf: counts.title_tf,
+                    body_tf: counts.body_tf,
+                    agency_tf: counts.agency_tf,
+                    pos_start,
+                    pos_len: counts.npos,
+                });
+            }
+            rest = after;
+        }
+        drained.clear();
+    }
+
+    fn write_script(&self, out: &Output, id: &str, data: &str) -> Result<()> {
+        let script = format!("LEAKPRESS_SEARCH.load(\"{id}\",{data});\n");
         out.write(&format!("search/{}/{id}.js", self.key), script.as_bytes())
     }
 
-    /// Scores the postings and writes the dictionary shards, posting blocks, any excerpt
-    /// chunk left (documents never added) and the manifest. Returns the manifest's site path.
+    /// Writes `d<chunk>.js` with its first `len` slots (a slot never filled is blank).
+    fn write_chunk(
+        &self,
+        out: &Output,
+        chunk: usize,
+        slots: Vec<Option<Entry>>,
+        len: usize,
+    ) -> Result<()> {
+        let entries: Vec<Entry> = slots
+            .into_iter()
+            .take(len)
+            .map(Option::unwrap_or_default)
+            .collect();
+        self.write_script(out, &format!("d{chunk}"), &json!(entries).to_string())
+    }
+
+    /// Numbers the records, scores the postings and writes the dictionary shards, posting
+    /// tiers, the excerpt chunks left and the manifest. Returns the manifest's site path.
     pub fn finish(self, out: &Output, docs: &[Document], agencies: &[Agency]) -> Result<String> {
-        let state = std::mem::take(&mut *self.state.lock().unwrap_or_else(|e| e.into_inner()));
-        let n_docs = docs.len();
+        let docs_total = self.docs_total;
+        let pending = std::mem::replace(
+            &mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()),
+            Pending {
+                lengths: Vec::new(),
+                chunks: BTreeMap::new(),
+            },
+        );
+        let mut records =
+            std::mem::take(&mut *self.records.lock().unwrap_or_else(|e| e.into_inner()));
+        let shards: Vec<TermShard> = self
+            .shards
+            .iter()
+            .map(|s| std::mem::take(&mut *s.lock().unwrap_or_else(|e| e.into_inner())))
+            .collect();
+
+        // Records arrived in thread order: number them by (agency, table, URL) after the
+        // documents, so each agency's table is one facet range and the output is stable.
+        let mut record_order: Vec<usize> = (0..records.len()).collect();
+        record_order.sort_by(|&a, &b| {
+            let (x, y) = (&records[a], &records[b]);
+            (&x.agency, &x.kind, &x.entry[1], &x.entry[0]).cmp(&(
+                &y.agency,
+                &y.kind,
+                &y.entry[1],
+                &y.entry[0],
+            ))
+        });
+        let mut record_number = vec![0u32; records.len()];
+        for (rank, &i) in record_order.iter().enumerate() {
+            record_number[i] = (docs_total + rank) as u32;
+        }
+        let renumber = |doc: u32| -> u32 {
+            if (doc as usize) < docs_total {
+                doc
+            } else {
+                record_number[doc as usize - docs_total]
+            }
+        };
+        let n_docs = docs_total + records.len();
+        let mut lengths = pending.lengths;
+        lengths.resize(n_docs, (0, 0));
+        let mut chunks = pending.chunks;
+        for (i, record) in records.iter_mut().enumerate() {
+            let number = record_number[i] as usize;
+            lengths[number] = record.lengths;
+            chunks
+                .entry(number / DOC_CHUNK)
+                .or_insert_with(|| vec![None; DOC_CHUNK])[number % DOC_CHUNK] =
+                Some(std::mem::take(&mut record.entry));
+        }
         // Chunks with documents that were never added (none in a normal build) still load.
-        for (chunk, slots) in &state.pending {
-            let entries: Vec<serde_json::Value> = slots
-                .iter()
-                .map(|s| s.clone().unwrap_or_else(|| json!(["", "", "", ""])))
-                .collect();
-            let id = format!("d{chunk}");
-            let script = format!("LEAKPRESS_SEARCH.load(\"{id}\",{});\n", json!(entries));
-            out.write(&format!("search/{}/{id}.js", self.key), script.as_bytes())?;
+        for (chunk, slots) in chunks {
+            let len = DOC_CHUNK.min(n_docs - chunk * DOC_CHUNK);
+            self.write_chunk(out, chunk, slots, len)?;
         }
-        let (avg_title, avg_body) = averages(&state.lengths);
+        let (avg_title, avg_body) = averages(&lengths);
 
-        // Group postings by term, terms in sorted order, postings by document number.
-        let mut by_term: Vec<Vec<usize>> = vec![Vec::new(); state.terms.len()];
-        for (i, p) in state.postings.iter().enumerate() {
-            by_term[p.term as usize].push(i);
+        // Every term with where its postings are, in sorted order.
+        let mut terms: Vec<(String, usize, u32)> = Vec::new();
+        let mut by_term: Vec<Vec<Vec<u32>>> = Vec::with_capacity(shards.len());
+        for (s, shard) in shards.iter().enumerate() {
+            let mut lists = vec![Vec::new(); shard.ids.len()];
+            for (i, p) in shard.postings.iter().enumerate() {
+                lists[p.term as usize].push(i as u32);
+            }
+            by_term.push(lists);
+            terms.extend(shard.ids.iter().map(|(t, &id)| (t.clone(), s, id)));
         }
-        let mut term_order: Vec<u32> = (0..state.terms.len() as u32).collect();
-        term_order.sort_by(|&a, &b| state.terms[a as usize].cmp(&state.terms[b as usize]));
+        terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
-        let mut entries: Vec<(String, serde_json::Value, usize)> = Vec::new();
+        let mut entries: Vec<DictEntry> = Vec::with_capacity(terms.len());
         let mut block_file = 0usize;
-        for term_id in term_order {
-            let term = &state.terms[term_id as usize];
-            let mut list = std::mem::take(&mut by_term[term_id as usize]);
-            list.sort_by_key(|&i| state.postings[i].doc);
+        for (term, s, id) in terms {
+            let shard = &shards[s];
+            let list = std::mem::take(&mut by_term[s][id as usize]);
             let df = list.len();
             let idf = (1.0 + (n_docs as f64 - df as f64 + 0.5) / (df as f64 + 0.5)).ln();
-            let postings: Vec<Posting> = list
+            let mut postings: Vec<Posting> = list
                 .iter()
                 .map(|&i| {
-                    let p = &state.postings[i];
-                    let (title_len, body_len) = state.lengths[p.doc as usize];
+                    let p = &shard.postings[i as usize];
+                    let doc = renumber(p.doc);
+                    let (title_len, body_len) = lengths[doc as usize];
                     let inputs = RankInputs {
                         title_tf: p.title_tf as f64,
                         body_tf: p.body_tf as f64,
@@ -337,48 +596,19 @@ impl Indexer {
                     };
                     let start = p.pos_start as usize;
                     Posting {
-                        doc: p.doc,
+                        doc,
                         impact: impact(idf, &inputs),
-                        positions: state.positions[start..start + p.pos_len as usize].to_vec(),
+                        positions: shard.positions[start..start + p.pos_len as usize].to_vec(),
                     }
                 })
                 .collect();
-            let encoded = encode_postings(&postings);
-            let value = if encoded.len() <= INLINE_BYTES {
-                json!([df, encoded])
-            } else {
-                let mut refs = Vec::new();
-                for block in split_blocks(&postings, BLOCK_BYTES) {
-                    let id = format!("p{block_file}");
-                    block_file += 1;
-                    self.write_script(out, &id, &json!(encode_postings(block)))?;
-                    refs.push(json!([
-                        id,
-                        block[0].doc,
-                        block[block.len() - 1].doc,
-                        block.len(),
-                        block.iter().map(|p| p.impact).max().unwrap_or(0),
-                    ]));
-                }
-                json!([df, refs])
-            };
-            let size = term.len() + value.to_string().len() + 4;
-            entries.push((term.clone(), value, size));
+            postings.sort_by_key(|p| p.doc);
+            let value = self.term_entry(out, postings, &mut block_file)?;
+            entries.push((term, value, df));
         }
-
-        let total: usize = entries.iter().map(|e| e.2).sum();
-        let shards = total.div_ceil(SHARD_BYTES).max(1).next_power_of_two();
-        let mut shard_maps: Vec<serde_json::Map<String, serde_json::Value>> =
-            vec![serde_json::Map::new(); shards];
-        for (term, value, _) in entries {
-            shard_maps[shard_of(&term, shards)].insert(term, value);
-        }
-        for (n, map) in shard_maps.into_iter().enumerate() {
-            self.write_script(out, &format!("t{n}"), &serde_json::Value::Object(map))?;
-        }
-
+        let shards = self.write_dictionary(out, entries)?;
         // The facet table: one row per run of equal (agency, kind, year).
-        let mut order: Vec<usize> = (0..n_docs).collect();
+        let mut order: Vec<usize> = (0..docs.len()).collect();
         order.sort_by_key(|&id| self.number_of[id]);
         let agency_index: HashMap<&str, usize> = agencies
             .iter()
@@ -386,6 +616,7 @@ impl Indexer {
             .map(|(i, a)| (a.slug.as_str(), i))
             .collect();
         let mut kinds: Vec<&str> = docs.iter().map(|d| d.kind).collect();
+        kinds.extend(records.iter().map(|r| r.kind.as_str()));
         kinds.sort_unstable();
         kinds.dedup();
         let mut years: Vec<i32> = docs
@@ -394,19 +625,23 @@ impl Indexer {
             .collect();
         years.sort_unstable_by(|a, b| b.cmp(a));
         years.dedup();
-        let mut ranges: Vec<[i64; 4]> = Vec::new();
-        for (number, &id) in order.iter().enumerate() {
+        let agency_of = |slug: &str| agency_index.get(slug).map_or(-1, |&i| i as i64);
+        let kind_of = |kind: &str| kinds.binary_search(&kind).map_or(-1, |i| i as i64);
+        let doc_rows = order.iter().map(|&id| {
             let doc = &docs[id];
-            let row = [
-                number as i64,
-                agency_index.get(doc.agency()).map_or(-1, |&i| i as i64),
-                kinds.binary_search(&doc.kind).map_or(-1, |i| i as i64),
-                doc.date
-                    .and_then(|d| years.iter().position(|&y| y == d.view().year))
-                    .map_or(-1, |i| i as i64),
-            ];
-            if ranges.last().is_none_or(|last| last[1..] != row[1..]) {
-                ranges.push(row);
+            let year = doc
+                .date
+                .and_then(|d| years.iter().position(|&y| y == d.view().year))
+                .map_or(-1, |i| i as i64);
+            [agency_of(doc.agency()), kind_of(doc.kind), year]
+        });
+        let record_rows = record_order
+            .iter()
+            .map(|&i| [agency_of(&records[i].agency), kind_of(&records[i].kind), -1]);
+        let mut ranges: Vec<[i64; 4]> = Vec::new();
+        for (number, row) in doc_rows.chain(record_rows).enumerate() {
+            if ranges.last().is_none_or(|last| last[1..] != row[..]) {
+                ranges.push([number as i64, row[0], row[1], row[2]]);
             }
         }
         let manifest = json!({
@@ -420,9 +655,147 @@ impl Indexer {
             "years": years,
             "ranges": ranges,
         });
-        self.write_script(out, "manifest", &manifest)?;
+        self.write_script(out, "manifest", &manifest.to_string())?;
         Ok(format!("search/{}/manifest.js", self.key))
     }
+
+    /// One term's dictionary entry (JSON): inline when small, else impact tiers written to
+    /// `p<n>.js`/`q<n>.js`. `postings` are sorted by document.
+    fn term_entry(
+        &self,
+        out: &Output,
+        postings: Vec<Posting>,
+        block_file: &mut usize,
+    ) -> Result<String> {
+        let df = postings.len();
+        let (docs, positions) = encode_block(&postings);
+        if docs.len() + positions.len() <= INLINE_BYTES {
+            return Ok(json!([df, docs, positions]).to_string());
+        }
+        let mut by_impact = postings;
+        by_impact.sort_by(|a, b| b.impact.cmp(&a.impact).then(a.doc.cmp(&b.doc)));
+        let mut refs = Vec::new();
+        let mut rest = &mut by_impact[..];
+        let mut tier = 0;
+        while !rest.is_empty() {
+            let size = TIERS.get(tier).copied().unwrap_or(BLOCK_POSTINGS);
+            tier += 1;
+            let (block, after) = rest.split_at_mut(size.min(rest.len()));
+            let max_impact = block.iter().map(|p| p.impact).max().unwrap_or(0);
+            block.sort_by_key(|p| p.doc);
+            let (docs, positions) = encode_block(block);
+            let n = *block_file;
+            *block_file += 1;
+            self.write_script(out, &format!("p{n}"), &json!(docs).to_string())?;
+            self.write_script(out, &format!("q{n}"), &json!(positions).to_string())?;
+            refs.push(json!([
+                n,
+                block[0].doc,
+                block[block.len() - 1].doc,
+                block.len(),
+                max_impact
+            ]));
+            rest = after;
+        }
+        Ok(json!([df, refs]).to_string())
+    }
+
+    /// Writes the root shards and the sub-shards of heavy prefix groups; returns the number
+    /// of root shards. `entries` are (term, entry JSON, df), sorted by term.
+    fn write_dictionary(&self, out: &Output, entries: Vec<DictEntry>) -> Result<usize> {
+        let size_of = |e: &DictEntry| e.0.len() + e.1.len() + 4;
+        // Groups by prefix: sorted terms put each group in one run.
+        let mut groups: Vec<(String, Vec<DictEntry>)> = Vec::new();
+        for entry in entries {
+            let prefix = prefix_of(&entry.0).to_owned();
+            match groups.last_mut() {
+                Some((p, list)) if *p == prefix => list.push(entry),
+                _ => groups.push((prefix, vec![entry])),
+            }
+        }
+        // Each root-shard item: the prefix, then either inline terms or a split list.
+        enum Item {
+            Inline(Vec<DictEntry>),
+            Split(String),
+        }
+        let mut items: Vec<(String, Item, usize)> = Vec::new();
+        let mut sub_shard = 0usize;
+        for (prefix, mut list) in groups {
+            let bytes: usize = list.iter().map(size_of).sum();
+            if bytes <= LEAF_BYTES {
+                items.push((prefix, Item::Inline(list), bytes));
+                continue;
+            }
+            // The reader compares terms as JS strings (UTF-16 code units).
+            list.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            let mut children = Vec::new();
+            let mut start = 0;
+            while start < list.len() {
+                let mut end = start;
+                let mut leaf = 0;
+                while end < list.len() && (end == start || leaf + size_of(&list[end]) <= LEAF_BYTES)
+                {
+                    leaf += size_of(&list[end]);
+                    end += 1;
+                }
+                let leaf_entries = &list[start..end];
+                let max_df = leaf_entries.iter().map(|e| e.2).max().unwrap_or(0);
+                let id = format!("s{sub_shard}");
+                self.write_script(out, &id, &terms_object(leaf_entries))?;
+                children.push(json!([leaf_entries[0].0, sub_shard, max_df]));
+                sub_shard += 1;
+                start = end;
+            }
+            let split = json!(children).to_string();
+            let bytes = prefix.len() + split.len() + 4;
+            items.push((prefix, Item::Split(split), bytes));
+        }
+        let total: usize = items.iter().map(|i| i.2).sum();
+        let shards = total.div_ceil(SHARD_BYTES).max(1).next_power_of_two();
+        let mut inline: Vec<Vec<DictEntry>> = vec![Vec::new(); shards];
+        let mut splits: Vec<Vec<(String, String)>> = vec![Vec::new(); shards];
+        for (prefix, item, _) in items {
+            let n = (fnv1a(&prefix) as usize) % shards;
+            match item {
+                Item::Inline(list) => inline[n].extend(list),
+                Item::Split(split) => splits[n].push((prefix, split)),
+            }
+        }
+        for (n, (terms, split)) in inline.iter().zip(&splits).enumerate() {
+            let mut data = String::from("[");
+            data.push_str(&terms_object(terms));
+            data.push_str(",{");
+            for (i, (prefix, list)) in split.iter().enumerate() {
+                if i > 0 {
+                    data.push(',');
+                }
+                data.push_str(&json!(prefix).to_string());
+                data.push(':');
+                data.push_str(list);
+            }
+            data.push_str("}]");
+            self.write_script(out, &format!("t{n}"), &data)?;
+        }
+        Ok(shards)
+    }
+}
+
+/// A dictionary entry on its way to a shard: (term, entry JSON, document frequency).
+type DictEntry = (String, String, usize);
+
+/// `{"term":entry,…}` from already serialized entries.
+fn terms_object(entries: &[DictEntry]) -> String {
+    let mut out = String::from("{");
+    for (i, (term, value, _)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&json!(term).to_string());
+        out.push(':');
+        out.push_str(value);
+    }
+    out.push('}');
+    out
 }
 
 /// The sort key that numbers documents: agency, kind, year (undated last), then path order.
@@ -474,33 +847,18 @@ pub fn impact(idf: f64, x: &RankInputs) -> u32 {
     ((bm25f(idf, x) * IMPACT_SCALE).round() as u32).max(1)
 }
 
-/// Which dictionary shard holds `term`.
-pub fn shard_of(term: &str, shards: usize) -> usize {
+/// The first [`SHARD_PREFIX_CHARS`] characters of `term`: its dictionary group.
+pub fn prefix_of(term: &str) -> &str {
     let end = term
         .char_indices()
         .nth(SHARD_PREFIX_CHARS)
         .map_or(term.len(), |(i, _)| i);
-    (fnv1a(&term[..end]) as usize) % shards.max(1)
+    &term[..end]
 }
 
-/// Cuts postings into runs whose encoding is about `max_bytes`.
-fn split_blocks(postings: &[Posting], max_bytes: usize) -> Vec<&[Posting]> {
-    let mut blocks = Vec::new();
-    let mut start = 0;
-    let mut size = 0;
-    for (i, p) in postings.iter().enumerate() {
-        let one = encode_postings(std::slice::from_ref(p)).len() + 2;
-        if size + one > max_bytes && i > start {
-            blocks.push(&postings[start..i]);
-            start = i;
-            size = 0;
-        }
-        size += one;
-    }
-    if start < postings.len() {
-        blocks.push(&postings[start..]);
-    }
-    blocks
+/// Which root dictionary shard holds `term` (inline, or its group's sub-shard list).
+pub fn shard_of(term: &str, shards: usize) -> usize {
+    (fnv1a(prefix_of(term)) as usize) % shards.max(1)
 }
 
 #[cfg(test)]
@@ -541,18 +899,117 @@ mod tests {
         assert_eq!(shard_of("x", 1), 0);
     }
 
+    fn script(files: &BTreeMap<String, Vec<u8>>, key: &str, id: &str) -> serde_json::Value {
+        let text = std::str::from_utf8(&files[&format!("search/{key}/{id}.js")]).unwrap();
+        let body = text
+            .strip_prefix(&format!("LEAKPRESS_SEARCH.load(\"{id}\","))
+            .and_then(|t| t.strip_suffix(");\n"))
+            .unwrap();
+        serde_json::from_str(body).unwrap()
+    }
+
     #[test]
-    fn long_posting_lists_split_into_blocks() {
-        let postings: Vec<Posting> = (0..1000)
-            .map(|doc| Posting {
-                doc,
-                impact: 10,
-                positions: vec![1, 2],
+    fn a_heavy_prefix_splits_into_sub_shards_the_root_lists() {
+        let out = Output::memory();
+        let indexer = Indexer::new(&[], &[], &Config::default());
+        let key = indexer.key().to_owned();
+        let mut entries: Vec<(String, String, usize)> = (0..3000)
+            .map(|i| {
+                (
+                    format!("ben{i:05}"),
+                    json!([i % 7 + 1, "BB", "AA"]).to_string(),
+                    i % 7 + 1,
+                )
             })
             .collect();
-        let blocks = split_blocks(&postings, 500);
-        assert!(blocks.len() > 5);
-        assert_eq!(blocks.iter().map(|b| b.len()).sum::<usize>(), 1000);
-        assert!(blocks.iter().all(|b| encode_postings(b).len() <= 500));
+        entries.push(("riot".into(), json!([1, "B", "A"]).to_string(), 1));
+        let shards = indexer.write_dictionary(&out, entries).unwrap();
+        let files = out.into_files();
+        let root = script(&files, &key, &format!("t{}", shard_of("ben00001", shards)));
+        let children = root[1]["ben"].as_array().expect("ben is split");
+        assert!(children.len() > 10, "{} sub-shards", children.len());
+        assert!(
+            root[0].get("ben00001").is_none(),
+            "split terms are not inline"
+        );
+        let riot = script(&files, &key, &format!("t{}", shard_of("riot", shards)));
+        assert!(riot[0].get("riot").is_some(), "a light group stays inline");
+        // Every term is in the sub-shard whose first term is the last one not after it.
+        for i in [0usize, 1, 1499, 2999] {
+            let term = format!("ben{i:05}");
+            let child = children
+                .iter()
+                .rev()
+                .find(|c| c[0].as_str().unwrap() <= term.as_str())
+                .unwrap();
+            let leaf = script(&files, &key, &format!("s{}", child[1]));
+            assert!(leaf.get(&term).is_some(), "{term}");
+            assert!(files[&format!("search/{key}/s{}.js", child[1])].len() < LEAF_BYTES + 200);
+        }
+        // The redirect list is a small fraction of the group it stands for.
+        let root_bytes = files[&format!("search/{key}/t{}.js", shard_of("ben", shards))].len();
+        assert!(root_bytes < 3000 * 20 / 10, "root shard {root_bytes} bytes");
+    }
+
+    #[test]
+    fn long_posting_lists_go_out_in_impact_tiers() {
+        let out = Output::memory();
+        let indexer = Indexer::new(&[], &[], &Config::default());
+        let key = indexer.key().to_owned();
+        let postings: Vec<Posting> = (0..3000)
+            .map(|doc| Posting {
+                doc,
+                impact: doc % 97 + 1,
+                positions: vec![doc % 5],
+            })
+            .collect();
+        let mut next = 0;
+        let entry: serde_json::Value =
+            serde_json::from_str(&indexer.term_entry(&out, postings, &mut next).unwrap()).unwrap();
+        assert_eq!(entry[0], 3000);
+        let refs = entry[1].as_array().unwrap();
+        let counts: Vec<u64> = refs.iter().map(|r| r[3].as_u64().unwrap()).collect();
+        assert_eq!(counts, [128, 512, 2048, 312]);
+        let files = out.into_files();
+        let tier = |n: u64| {
+            let docs = script(&files, &key, &format!("p{n}"));
+            let positions = script(&files, &key, &format!("q{n}"));
+            decode_block(docs.as_str().unwrap(), positions.as_str()).unwrap()
+        };
+        let first = tier(refs[0][0].as_u64().unwrap());
+        let second = tier(refs[1][0].as_u64().unwrap());
+        // The first tier holds the best impacts, sorted by document, with positions.
+        assert!(first.windows(2).all(|w| w[0].doc < w[1].doc));
+        let worst_first = first.iter().map(|p| p.impact).min().unwrap();
+        assert!(second.iter().all(|p| p.impact <= worst_first));
+        assert_eq!(refs[0][4].as_u64().unwrap(), 97);
+        assert!(first.iter().all(|p| p.positions == vec![p.doc % 5]));
+        // A short list stays inline.
+        let short = vec![Posting {
+            doc: 3,
+            impact: 9,
+            positions: vec![1],
+        }];
+        let inline = indexer
+            .term_entry(&out_of_test(), short, &mut next)
+            .unwrap();
+        assert_eq!(inline, r#"[1,"DJ","BB"]"#);
+    }
+
+    fn out_of_test() -> Output {
+        Output::memory()
+    }
+
+    #[test]
+    fn fx_hasher_is_stable() {
+        let hash = |s: &str| {
+            let mut h = FxHasher::default();
+            h.write(s.as_bytes());
+            h.finish()
+        };
+        assert_eq!(hash("protest"), hash("protest"));
+        assert_ne!(hash("protest"), hash("protesT"));
+        assert_eq!(prefix_of("東京都庁"), "東京都");
+        assert_eq!(prefix_of("ab"), "ab");
     }
 }

@@ -117,22 +117,28 @@ pub fn fold(text: &str) -> String {
 
 /// Stems one folded word if it is ASCII letters only and at least three long.
 pub fn stem(word: &str) -> String {
+    let mut out = String::new();
+    with_stem(word, |stemmed| out.push_str(stemmed));
+    out
+}
+
+/// Calls `f` with the stem of `word` (see [`stem`]), without allocating when the memo has it.
+fn with_stem<R>(word: &str, f: impl FnOnce(&str) -> R) -> R {
     if word.len() >= 3 && word.bytes().all(|b| b.is_ascii_lowercase()) {
         // Words follow Zipf's law, so a small per-thread memo answers most lookups; the
         // Snowball stemmer was the largest single cost of indexing before it.
         STEMS.with_borrow_mut(|stems| {
-            if let Some(stemmed) = stems.get(word) {
-                return stemmed.clone();
+            if !stems.contains_key(word) {
+                if stems.len() >= STEM_CACHE_LIMIT {
+                    stems.clear();
+                }
+                let stemmed = STEMMER.stem(word).into_owned();
+                stems.insert(word.to_owned(), stemmed);
             }
-            if stems.len() >= STEM_CACHE_LIMIT {
-                stems.clear();
-            }
-            let stemmed = STEMMER.stem(word).into_owned();
-            stems.insert(word.to_owned(), stemmed.clone());
-            stemmed
+            f(&stems[word])
         })
     } else {
-        word.to_owned()
+        f(word)
     }
 }
 
@@ -151,7 +157,51 @@ pub fn is_stop_word(word: &str) -> bool {
 
 /// Cuts `text` into terms (see the module docs), calling `emit` for each in order.
 pub fn tokenize_with(text: &str, mode: Mode, start_pos: u32, mut emit: impl FnMut(Token)) -> u32 {
-    let mut units: Vec<Unit> = Vec::with_capacity(text.len());
+    tokenize_terms(text, mode, start_pos, |term, pos| {
+        emit(Token {
+            term: term.to_owned(),
+            pos,
+        })
+    })
+}
+
+thread_local! {
+    /// Scratch buffers reused across calls: the indexer tokenizes every document on the
+    /// render threads, and per-call allocation showed in its profile.
+    static SCRATCH: std::cell::RefCell<(Vec<Unit>, String)> =
+        const { std::cell::RefCell::new((Vec::new(), String::new())) };
+}
+
+/// [`tokenize_with`] without an owned `Token` per term: `emit(term, pos)` borrows the term.
+/// Returns the next free position.
+pub fn tokenize_terms(
+    text: &str,
+    mode: Mode,
+    start_pos: u32,
+    mut emit: impl FnMut(&str, u32),
+) -> u32 {
+    // A re-entrant call (an `emit` that tokenizes) gets fresh buffers instead of a panic.
+    let taken = SCRATCH.with(|s| s.try_borrow_mut().map(|mut s| std::mem::take(&mut *s)));
+    let (mut units, mut words) = taken.unwrap_or_default();
+    units.clear();
+    words.clear();
+    let next = cut(text, mode, start_pos, &mut units, &mut words, &mut emit);
+    SCRATCH.with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            *s = (units, words);
+        }
+    });
+    next
+}
+
+fn cut(
+    text: &str,
+    mode: Mode,
+    start_pos: u32,
+    units: &mut Vec<Unit>,
+    words: &mut String,
+    emit: &mut impl FnMut(&str, u32),
+) -> u32 {
     let mut folded = String::new();
     for c in text.chars() {
         // ASCII folds to its lowercase (no decomposition, no marks): skip the tables.
@@ -172,14 +222,15 @@ pub fn tokenize_with(text: &str, mode: Mode, start_pos: u32, mut emit: impl FnMu
         }
     }
     let mut pos = start_pos;
-    // Parts of the identifier being read: (word, position).
-    let mut group: Vec<(String, u32)> = Vec::new();
+    // Parts of the identifier being read: (byte range in `words`, position).
+    let mut group: Vec<(std::ops::Range<usize>, u32)> = Vec::new();
     let mut i = 0;
     let n = units.len();
+    let mut one = [0u8; 4];
     while i < n {
         let u = units[i];
         if u.alone {
-            emit_word(&u.ch.to_string(), pos, &mut emit);
+            emit_word(u.ch.encode_utf8(&mut one), pos, emit);
             pos += 1;
             i += 1;
             continue;
@@ -188,12 +239,12 @@ pub fn tokenize_with(text: &str, mode: Mode, start_pos: u32, mut emit: impl FnMu
             i += 1;
             continue;
         }
-        let mut word = String::new();
+        let start = words.len();
         while i < n && !units[i].alone && is_word_char(units[i].ch) {
-            word.push(units[i].ch);
+            words.push(units[i].ch);
             i += 1;
         }
-        group.push((word, pos));
+        group.push((start..words.len(), pos));
         pos += 1;
         let joined = i + 1 < n
             && CONNECTORS.contains(&units[i].ch)
@@ -203,9 +254,9 @@ pub fn tokenize_with(text: &str, mode: Mode, start_pos: u32, mut emit: impl FnMu
             i += 1;
             continue;
         }
-        flush_group(&mut group, mode, &mut emit);
+        flush_group(&mut group, words, mode, emit);
     }
-    flush_group(&mut group, mode, &mut emit);
+    flush_group(&mut group, words, mode, emit);
     pos
 }
 
@@ -216,43 +267,49 @@ pub fn tokenize(text: &str, mode: Mode) -> Vec<Token> {
     tokens
 }
 
-fn emit_word(word: &str, pos: u32, emit: &mut impl FnMut(Token)) {
-    if word.chars().count() > MAX_TERM_CHARS || is_stop_word(word) {
+fn emit_word(word: &str, pos: u32, emit: &mut impl FnMut(&str, u32)) {
+    // Byte length bounds the char count from above: only long words need counting.
+    if (word.len() > MAX_TERM_CHARS && word.chars().count() > MAX_TERM_CHARS) || is_stop_word(word)
+    {
         return;
     }
-    emit(Token {
-        term: stem(word),
-        pos,
-    });
+    with_stem(word, |stemmed| emit(stemmed, pos));
 }
 
-fn flush_group(group: &mut Vec<(String, u32)>, mode: Mode, emit: &mut impl FnMut(Token)) {
-    let compound = group.len() >= 2 && group.iter().any(|(w, _)| w.chars().any(|c| c.is_numeric()));
+fn flush_group(
+    group: &mut Vec<(std::ops::Range<usize>, u32)>,
+    words: &mut String,
+    mode: Mode,
+    emit: &mut impl FnMut(&str, u32),
+) {
+    let compound = group.len() >= 2
+        && group
+            .iter()
+            .any(|(r, _)| words[r.clone()].chars().any(|c| c.is_numeric()));
     if compound {
-        let joined: String = group.iter().map(|(w, _)| w.as_str()).collect();
+        // The parts are adjacent in `words`, so the compound is one slice.
+        let joined = &words[group[0].0.start..group[group.len() - 1].0.end];
         let first_pos = group[0].1;
         if mode == Mode::Index {
-            for (word, pos) in group.iter() {
-                emit_word(word, *pos, emit);
+            for (range, pos) in group.iter() {
+                emit_word(&words[range.clone()], *pos, emit);
             }
         }
         if joined.chars().count() <= MAX_TERM_CHARS {
-            emit(Token {
-                term: joined,
-                pos: first_pos,
-            });
+            emit(joined, first_pos);
         } else if mode == Mode::Query {
             // Too long to be indexed whole: fall back to its parts.
-            for (word, pos) in group.iter() {
-                emit_word(word, *pos, emit);
+            for (range, pos) in group.iter() {
+                emit_word(&words[range.clone()], *pos, emit);
             }
         }
     } else {
-        for (word, pos) in group.iter() {
-            emit_word(word, *pos, emit);
+        for (range, pos) in group.iter() {
+            emit_word(&words[range.clone()], *pos, emit);
         }
     }
     group.clear();
+    words.clear();
 }
 
 #[cfg(test)]

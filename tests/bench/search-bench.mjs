@@ -92,7 +92,7 @@ async function heap(page) {
 }
 
 const isFixedLp = (f) => /^assets\/search\./.test(f) || /^search\/[^/]+\/manifest\.js$/.test(f);
-const isQueryLp = (f) => /^search\/[^/]+\/[tpd]\d+\.js$/.test(f);
+const isQueryLp = (f) => /^search\/[^/]+\/[tpdsq]\d+\.js$/.test(f);
 const isFixedPf = (f) => /pagefind\.js$|pagefind-entry\.json$|\.pagefind$|\.pf_meta$|wasm/.test(f);
 const isQueryPf = (f) => /\.pf_(index|fragment|filter)$/.test(f);
 const sum = (list, pick) => list.filter((e) => pick(e.file)).reduce((a, e) => a + e.bytes, 0);

@@ -117,3 +117,86 @@ test('CJK characters typed together form a phrase', () => {
   assert.deepStrictEqual(q.phrases.map((p) => p.map((w) => w.term)), [['東', '京'], ['警', '察']]);
   assert.deepStrictEqual(q.groups, []);
 });
+
+test('split prefix groups: the sub-shard for a term, and those a range can reach', () => {
+  const list = [['benaa', 0, 9], ['benbly', 1, 50], ['benbz', 2, 3], ['bencre', 3, 7]];
+  assert.strictEqual(S.childFor(list, 'benblybensi')[1], 1);
+  assert.strictEqual(S.childFor(list, 'benb')[1], 0);
+  assert.strictEqual(S.childFor(list, 'ben')[1], 0);
+  assert.strictEqual(S.childFor(list, 'benzzz')[1], 3);
+  assert.deepStrictEqual(S.childrenIn(list, 'benb', 'benb\uffff').map((c) => c[1]), [0, 1, 2]);
+  assert.deepStrictEqual(S.childrenIn(list, 'bencr', 'bencr\uffff').map((c) => c[1]), [2, 3]);
+  assert.deepStrictEqual(S.childrenIn(list, 'benbz', 'benbz\uffff').map((c) => c[1]), [2]);
+});
+
+test('filters become document-number ranges', () => {
+  const manifest = { docs: 10, ranges: [[0, 0, 0, 0], [3, 0, 1, -1], [5, 1, 0, 1], [8, 1, 2, -1]] };
+  assert.strictEqual(S.filterRanges(manifest, { agency: -1, kind: -1, year: -1 }), null);
+  assert.deepStrictEqual(S.filterRanges(manifest, { agency: 1, kind: -1, year: -1 }), [[5, 8], [8, 10]]);
+  assert.deepStrictEqual(S.filterRanges(manifest, { agency: -1, kind: 0, year: -1 }), [[0, 3], [5, 8]]);
+});
+
+// A tiny index in the on-disk shape (src/search_index/mod.rs), registered with load() so
+// execute() reads it without a browser.
+function encode(values) {
+  const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  let out = '';
+  for (let v of values) {
+    for (;;) {
+      const low = v & 31;
+      v = Math.floor(v / 32);
+      if (v === 0) { out += A[low]; break; }
+      out += A[low | 32];
+    }
+  }
+  return out;
+}
+function block(postings) {
+  let prev = 0;
+  const docs = [], positions = [];
+  for (const [doc, impact, pos] of postings) {
+    docs.push(doc - prev, impact); prev = doc;
+    positions.push(pos.length); let last = 0;
+    for (const p of pos) { positions.push(p - last); last = p; }
+  }
+  return [encode(docs), encode(positions)];
+}
+
+test('execute reads root shards, sub-shards and the best tier first', async () => {
+  const manifest = { v: 2, docs: 300, shards: 1, chunk: 4, prefix: 3, ranges: [[0, 0, 0, -1], [200, 1, 0, -1]] };
+  // "benbox" is a long list in two tiers: tier 0 holds its best documents.
+  const best = [[7, 90, [1]], [250, 80, [2]]];
+  const rest = [];
+  for (let d = 0; d < 300; d += 3) if (d !== 7 && d !== 250) rest.push([d, 5, [4]]);
+  const [d0, q0] = block(best);
+  const [d1, q1] = block(rest);
+  // Only the first tier is registered: reading another would need a browser and fail here.
+  S.load('p0', d0); S.load('q0', q0);
+  const [rd, rp] = block([[7, 20, [2]], [12, 10, [9]]]);
+  S.load('s0', { benaa: [1, ...block([[1, 3, [0]]])] });
+  S.load('s1', { benbox: [2 + rest.length, [[0, 7, 250, 2, 90], [1, 0, 297, rest.length, 5]]], bencut: [2, rd, rp] });
+  S.load('t0', [{ riot: [1, ...block([[12, 9, [8]]])] }, { ben: [['benaa', 0, 1], ['benbox', 1, 98]] }]);
+  const one = await S.execute(manifest, S.parseQuery('benbox', false), { want: 2, ranges: null });
+  assert.deepStrictEqual(one.results.map((r) => r.doc), [7, 250]);
+  assert.strictEqual(one.approximate, true);
+  assert.strictEqual(one.total, 2 + rest.length);
+  // Filtered to agency 0 (documents 0-199): the tiers with documents there are read.
+  S.load('p1', d1); S.load('q1', q1);
+  const filtered = await S.execute(manifest, S.parseQuery('benbox', false), { want: 2, ranges: [[0, 200]] });
+  assert.strictEqual(filtered.results.length, rest.length + 2);
+  assert.strictEqual(filtered.approximate, false);
+  // A tier wholly outside the filter is skipped.
+  const outside = await S.execute(manifest, S.parseQuery('benbox', false), { want: 2, ranges: [[251, 252]] });
+  assert.strictEqual(outside.approximate, false);
+  // A phrase needs positions: "benbox bencut" at 1,2 in document 7.
+  const phrase = await S.execute(manifest, S.parseQuery('"benbox bencut"', false), { want: 2, ranges: null });
+  assert.deepStrictEqual(phrase.results.map((r) => r.doc), [7]);
+  // A typo after the first letters, and a prefix, reach terms in a sub-shard.
+  const typo = await S.execute(manifest, S.parseQuery('benbix', false), {});
+  assert.deepStrictEqual(typo.expansions[0].map((a) => a.term), ['benbox']);
+  const prefix = await S.execute(manifest, S.parseQuery('bencu', true), {});
+  assert.deepStrictEqual(prefix.expansions[0].map((a) => a.term), ['bencut']);
+  // An inline term in the root shard.
+  const riot = await S.execute(manifest, S.parseQuery('riot', false), {});
+  assert.deepStrictEqual(riot.results.map((r) => r.doc), [12]);
+});

@@ -43,13 +43,17 @@ test('fnv1a and shard choice agree with encode.rs', () => {
   assert.strictEqual(S.shardOf('東京都庁', 8, 3), S.fnv1a('東京都') % 8);
 });
 
-test('posting blocks decode', () => {
-  // Written by encode_postings: doc 3 impact 200 positions [0, 7]; doc 5 impact 1 none.
-  // 3 → "D"; 200 = 8 + 6*32 → "o" (8|32=40) "G"; npos 2 → "C"; 0 → "A"; 7 → "H";
-  // delta 2 → "C"; impact 1 → "B"; npos 0 → "A".
-  assert.deepStrictEqual(S.decodePostings('DoGCAHCBA'), [
+test('posting blocks decode, positions apart from documents', () => {
+  // Written by encode_block: doc 3 impact 200 positions [0, 7]; doc 5 impact 1 none.
+  // docs: 3 → "D"; 200 = 8 + 6*32 → "o" (8|32=40) "G"; delta 2 → "C"; impact 1 → "B".
+  // positions: npos 2 → "C"; 0 → "A"; 7 → "H"; npos 0 → "A".
+  assert.deepStrictEqual(S.decodeBlock('DoGCB', 'CAHA'), [
     { doc: 3, impact: 200, positions: [0, 7] },
     { doc: 5, impact: 1, positions: [] },
   ]);
-  assert.throws(() => S.decodePostings('D*'));
+  // Without the positions file (a one-word query), the same postings with none.
+  assert.deepStrictEqual(S.decodeBlock('DoGCB').map((p) => [p.doc, p.impact, p.positions.length]), [[3, 200, 0], [5, 1, 0]]);
+  assert.throws(() => S.decodeBlock('D*'));
+  assert.throws(() => S.decodeBlock('DoGC'));
+  assert.throws(() => S.decodeBlock('DoGCB', 'CAH'));
 });

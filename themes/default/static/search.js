@@ -3,8 +3,11 @@
  * Plain script, no modules, no fetch, no eval, no WASM: it works from file://. The index
  * (written by src/search_index/) is a set of scripts under search/<key>/ that each call
  * LEAKPRESS_SEARCH.load(id, data); this file inserts <script src> elements for the ones a
- * query needs. The tokenizer and stemmer below are ports of src/search_index/tokenize.rs and
- * the Snowball English stemmer; tests/search-client/tokenizer-vectors.json keeps them equal.
+ * query needs: root dictionary shards t<n>, sub-shards s<n> of heavy prefixes, posting tiers
+ * p<n> (positions q<n> only for phrases), excerpt chunks d<n>; the format is documented in
+ * src/search_index/mod.rs. The tokenizer and stemmer below are ports of
+ * src/search_index/tokenize.rs and the Snowball English stemmer;
+ * tests/search-client/tokenizer-vectors.json keeps them equal.
  */
 var LEAKPRESS_SEARCH = (function () {
   'use strict';
@@ -276,8 +279,7 @@ var LEAKPRESS_SEARCH = (function () {
   var ALPHABET_VALUE = {};
   for (var ai = 0; ai < ALPHABET.length; ai++) ALPHABET_VALUE[ALPHABET[ai]] = ai;
 
-  /** Decodes a posting block (see src/search_index/encode.rs) to [{doc, impact, positions}]. */
-  function decodePostings(text) {
+  function decodeVarints(text) {
     var values = [];
     var current = 0, shift = 0;
     for (var i = 0; i < text.length; i++) {
@@ -286,18 +288,33 @@ var LEAKPRESS_SEARCH = (function () {
       current += (v & 31) * Math.pow(2, shift);
       if (v & 32) { shift += 5; } else { values.push(current); current = 0; shift = 0; }
     }
+    if (shift !== 0) throw new Error('corrupt index block');
+    return values;
+  }
+
+  /**
+   * Decodes a posting block (see src/search_index/encode.rs) to [{doc, impact, positions}]:
+   * `docs` holds (doc-delta, impact) pairs; `positions`, when given, each posting's positions.
+   */
+  function decodeBlock(docs, positions) {
+    var values = decodeVarints(docs);
+    if (values.length % 2 !== 0) throw new Error('corrupt index block');
     var out = [];
     var doc = 0;
-    var j = 0;
-    while (j < values.length) {
-      doc += values[j++];
-      var impact = values[j++];
-      var npos = values[j++];
-      var positions = new Array(npos);
-      var last = 0;
-      for (var p = 0; p < npos; p++) { last += values[j++]; positions[p] = last; }
-      if (impact === undefined || npos === undefined || j > values.length) throw new Error('corrupt index block');
-      out.push({ doc: doc, impact: impact, positions: positions });
+    for (var j = 0; j < values.length; j += 2) {
+      doc += values[j];
+      out.push({ doc: doc, impact: values[j + 1], positions: [] });
+    }
+    if (typeof positions === 'string') {
+      var pos = decodeVarints(positions);
+      var k = 0;
+      out.forEach(function (p) {
+        var npos = pos[k++];
+        if (npos === undefined || k + npos > pos.length) throw new Error('corrupt index block');
+        var last = 0;
+        for (var n = 0; n < npos; n++) { last += pos[k++]; p.positions.push(last); }
+      });
+      if (k !== pos.length) throw new Error('corrupt index block');
     }
     return out;
   }
@@ -313,9 +330,32 @@ var LEAKPRESS_SEARCH = (function () {
     return h >>> 0;
   }
 
+  function prefixOf(term, prefixChars) {
+    return Array.from(term).slice(0, prefixChars || 3).join('');
+  }
+
   function shardOf(term, shards, prefixChars) {
-    var key = Array.from(term).slice(0, prefixChars || 3).join('');
-    return fnv1a(key) % Math.max(1, shards);
+    return fnv1a(prefixOf(term, prefixChars)) % Math.max(1, shards);
+  }
+
+  /**
+   * The sub-shards of a split prefix group ([[first_term, n, max_df]], sorted) whose terms
+   * can fall in [lo, hi): child i holds the terms from its first term up to the next one's.
+   */
+  function childrenIn(list, lo, hi) {
+    var out = [];
+    for (var i = 0; i < list.length; i++) {
+      var next = i + 1 < list.length ? list[i + 1][0] : null;
+      if (list[i][0] < hi && (next === null || next > lo)) out.push(list[i]);
+    }
+    return out;
+  }
+
+  /** The sub-shard of a split group that holds `term` if the index has it. */
+  function childFor(list, term) {
+    var best = list[0];
+    for (var i = 1; i < list.length && list[i][0] <= term; i++) best = list[i];
+    return best;
   }
 
   // ---------------------------------------------------------------- query parsing
@@ -615,65 +655,156 @@ var LEAKPRESS_SEARCH = (function () {
     return entry.promise;
   }
 
-  // Long posting lists are split in blocks (about 16 KB each); a query loads at most this
-  // many per term, those with the highest scores first, and then says its counts are estimates.
-  var MAX_BLOCKS_PER_TERM = 6;
+  // Long posting lists are split in tiers by impact, the best first (128, 512, 2048, then
+  // 4096 postings). A query reads tiers until it holds `want` postings per term (or, with
+  // filters, the tiers with documents in the filtered ranges), at most this many, and then
+  // says its counts are estimates.
+  var MAX_BLOCKS_PER_TERM = 8;
+  // Sub-shards of a split prefix group read to widen a word (prefix or typo).
+  var WIDEN_LEAVES = 4;
+
+  function loadAll(ids) { return Promise.all(ids.map(need)); }
 
   /**
-   * Runs a parsed query against the loaded index: loads dictionary shards, then posting
-   * blocks. Resolves to {results, expansions, approximate}.
+   * Loads the dictionary for a parsed query (root shards, then the sub-shards of split
+   * groups that hold its words, then, for a word not found, those a prefix or a typo could
+   * reach) and resolves to one object {term: entry} of everything read.
    */
-  function execute(manifest, parsed) {
+  function lookup(manifest, parsed) {
     var words = [];
     parsed.groups.forEach(function (g) { words.push(g.term, g.raw); });
     parsed.phrases.concat(parsed.excludes).forEach(function (p) { p.forEach(function (w) { words.push(w.term); }); });
-    var shardIds = {};
-    words.forEach(function (w) { shardIds['t' + shardOf(w, manifest.shards, manifest.prefix)] = true; });
-    return Promise.all(Object.keys(shardIds).map(need)).then(function () {
-      var dictOf = function (term) { return loaded['t' + shardOf(term, manifest.shards, manifest.prefix)] || {}; };
-      // A stem can differ from its word in the first letters (dying → die): scan both shards.
-      var expansions = parsed.groups.map(function (g) {
-        return expandGroup(g, Object.assign({}, dictOf(g.raw), dictOf(g.term)));
+    var rootId = function (w) { return 't' + shardOf(w, manifest.shards, manifest.prefix); };
+    var roots = {};
+    words.forEach(function (w) { roots[rootId(w)] = true; });
+    var leaves = {};
+    var splitOf = function (w) {
+      var root = loaded[rootId(w)];
+      return (root && root[1] && root[1][prefixOf(w, manifest.prefix)]) || null;
+    };
+    var dictionary = function () {
+      var dict = {};
+      Object.keys(roots).forEach(function (id) { Object.assign(dict, loaded[id][0]); });
+      Object.keys(leaves).forEach(function (id) { Object.assign(dict, loaded[id]); });
+      return dict;
+    };
+    return loadAll(Object.keys(roots)).then(function () {
+      var exact = {};
+      words.forEach(function (w) {
+        var list = splitOf(w);
+        if (list) exact['s' + childFor(list, w)[1]] = true;
       });
+      Object.assign(leaves, exact);
+      return loadAll(Object.keys(exact));
+    }).then(function () {
+      var dict = dictionary();
+      var wider = {};
+      parsed.groups.forEach(function (g) {
+        if (dict[g.term] || dict[g.raw]) return;
+        if (g.prefix) {
+          var list = splitOf(g.raw);
+          if (list) {
+            childrenIn(list, g.raw, g.raw + '\uffff')
+              .sort(function (a, b) { return b[2] - a[2] || a[1] - b[1]; })
+              .slice(0, WIDEN_LEAVES)
+              .forEach(function (c) { wider['s' + c[1]] = true; });
+          }
+        }
+        if (charCount(g.raw) < 4) return;
+        [g.term, g.raw].forEach(function (w) {
+          var list = splitOf(w);
+          if (!list) return;
+          // The longest shared start that still narrows the group to a few sub-shards:
+          // typos after it are found.
+          var chars = Array.from(w);
+          for (var k = manifest.prefix + 1; k <= chars.length; k++) {
+            var start = chars.slice(0, k).join('');
+            var kids = childrenIn(list, start, start + '\uffff');
+            if (kids.length <= WIDEN_LEAVES) {
+              kids.forEach(function (c) { wider['s' + c[1]] = true; });
+              break;
+            }
+          }
+        });
+      });
+      Object.assign(leaves, wider);
+      return loadAll(Object.keys(wider));
+    }).then(dictionary);
+  }
+
+  /** Whether a tier [n, first, last, count, max] has documents in any of `ranges` ([from, to)). */
+  function tierOverlaps(ref, ranges) {
+    for (var i = 0; i < ranges.length; i++) if (ref[1] < ranges[i][1] && ref[2] >= ranges[i][0]) return true;
+    return false;
+  }
+
+  /**
+   * Runs a parsed query against the index: loads the dictionary, then posting tiers.
+   * options: {want: postings per term to read, ranges: [[from, to)] when filtered, else
+   * null}. Resolves to {results, expansions, approximate, total}.
+   */
+  function execute(manifest, parsed, options) {
+    options = options || {};
+    var want = options.want || 100;
+    return lookup(manifest, parsed).then(function (dict) {
+      var expansions = parsed.groups.map(function (g) { return expandGroup(g, dict); });
       var terms = {};
-      expansions.forEach(function (list) { list.forEach(function (alt) { terms[alt.term] = true; }); });
-      parsed.phrases.concat(parsed.excludes).forEach(function (p) { p.forEach(function (w) { terms[w.term] = true; }); });
+      expansions.forEach(function (list) { list.forEach(function (alt) { terms[alt.term] = terms[alt.term] || false; }); });
+      // Positions only matter where word order does: phrases of two words or more.
+      parsed.phrases.concat(parsed.excludes).forEach(function (p) {
+        p.forEach(function (w) { terms[w.term] = terms[w.term] || p.length > 1; });
+      });
       var approximate = false;
       var blockIds = {};
       Object.keys(terms).forEach(function (term) {
-        var entry = dictOf(term)[term];
+        var entry = dict[term];
         if (!entry || typeof entry[1] === 'string') return;
-        var refs = entry[1].slice();
-        if (refs.length > MAX_BLOCKS_PER_TERM) {
-          approximate = true;
-          refs.sort(function (a, b) { return b[4] - a[4]; });
-          refs = refs.slice(0, MAX_BLOCKS_PER_TERM);
+        var have = 0, chosen = 0;
+        for (var i = 0; i < entry[1].length; i++) {
+          var ref = entry[1][i];
+          if (options.ranges && !tierOverlaps(ref, options.ranges)) continue;
+          if (chosen >= MAX_BLOCKS_PER_TERM || (!options.ranges && have >= want)) { approximate = true; break; }
+          blockIds['p' + ref[0]] = true;
+          if (terms[term]) blockIds['q' + ref[0]] = true;
+          have += ref[3];
+          chosen += 1;
         }
-        refs.forEach(function (ref) { blockIds[ref[0]] = true; });
       });
-      return Promise.all(Object.keys(blockIds).map(need)).then(function () {
+      return loadAll(Object.keys(blockIds)).then(function () {
         var cache = {};
         var postingsOf = function (term) {
           if (cache[term]) return cache[term];
           var map = new Map();
-          var entry = dictOf(term)[term];
+          var entry = dict[term];
           if (entry) {
-            var blocks = typeof entry[1] === 'string' ? [entry[1]]
-              : entry[1].filter(function (ref) { return ref[0] in loaded; }).map(function (ref) { return loaded[ref[0]]; });
-            blocks.forEach(function (block) {
-              decodePostings(block).forEach(function (p) { map.set(p.doc, p); });
-            });
+            var blocks = typeof entry[1] === 'string' ? [decodeBlock(entry[1], entry[2])]
+              : entry[1].filter(function (ref) { return ('p' + ref[0]) in loaded; }).map(function (ref) {
+                return decodeBlock(loaded['p' + ref[0]], loaded['q' + ref[0]]);
+              });
+            blocks.forEach(function (block) { block.forEach(function (p) { map.set(p.doc, p); }); });
           }
           cache[term] = map;
           return map;
         };
-        // One plain term: the dictionary knows its true count even when not every block loaded.
+        // One plain term: the dictionary knows its true count even when not every tier loaded.
         var single = parsed.groups.length === 1 && parsed.phrases.length === 0 && parsed.excludes.length === 0 &&
           expansions[0].length === 1 ? expansions[0][0].df : null;
         return { results: rank(parsed, expansions, postingsOf), expansions: expansions, approximate: approximate,
           total: single };
       });
     });
+  }
+
+  /** The document-number ranges [from, to) that pass filters {agency, kind, year}, or null. */
+  function filterRanges(manifest, filters) {
+    if (filters.agency < 0 && filters.kind < 0 && filters.year < 0) return null;
+    var out = [];
+    manifest.ranges.forEach(function (row, i) {
+      var to = i + 1 < manifest.ranges.length ? manifest.ranges[i + 1][0] : manifest.docs;
+      if ((filters.agency < 0 || row[1] === filters.agency) && (filters.kind < 0 || row[2] === filters.kind) &&
+        (filters.year < 0 || row[3] === filters.year)) out.push([row[0], to]);
+    });
+    return out;
   }
 
   /** Loads the document entries for the given document numbers: Map doc → [title, url, date, excerpt]. */
@@ -811,12 +942,22 @@ var LEAKPRESS_SEARCH = (function () {
         return;
       }
       setStatus('Searching…');
-      execute(manifest, parsed).then(function (outcome) {
+      var filters = filterIndexes();
+      // A single word needs only its best postings for the page shown (the first tier); an
+      // intersection or a phrase needs more of each list (three tiers) to find documents
+      // that hold every word.
+      var single = parsed.groups.length === 1 && parsed.phrases.length === 0 && parsed.excludes.length === 0;
+      var options = { want: Math.max(single ? 100 : 2688, state.page * PAGE_SIZE * (single ? 1 : 4)),
+        ranges: filterRanges(manifest, filters) };
+      execute(manifest, parsed, options).then(function (outcome) {
         if (mine !== run) return null;
-        var filtered = facetAndFilter(outcome.results, manifest.ranges, filterIndexes());
+        var filtered = facetAndFilter(outcome.results, manifest.ranges, filters);
         var results = filtered.results;
         fillFilters(filtered.counts);
-        var pages = Math.max(1, Math.ceil(results.length / PAGE_SIZE));
+        var unfiltered = options.ranges === null;
+        // Only the best tiers were read: the dictionary's count gives the pages.
+        var known = outcome.approximate && unfiltered && outcome.total !== null ? outcome.total : results.length;
+        var pages = Math.max(1, Math.ceil(known / PAGE_SIZE));
         if (state.page > pages) state.page = pages;
         var shown = results.slice((state.page - 1) * PAGE_SIZE, state.page * PAGE_SIZE);
         var extraNotes = (parsed.notes || []).slice();
@@ -829,11 +970,8 @@ var LEAKPRESS_SEARCH = (function () {
         setNotes(extraNotes);
         return documents(manifest, shown.map(function (r) { return r.doc; })).then(function (entries) {
           if (mine !== run) return;
-          var count = results.length;
-          var about = outcome.approximate ? 'at least ' : '';
-          var unfiltered = state.agency === '' && state.kind === '' && state.year === '';
-          if (outcome.approximate && unfiltered && outcome.total !== null) { count = outcome.total; about = ''; }
-          pages = Math.max(1, Math.ceil(results.length / PAGE_SIZE));
+          var count = known;
+          var about = outcome.approximate && known === results.length ? 'at least ' : '';
           if (count === 0) {
             setStatus(outcome.results.length > 0 ? 'No documents match with these filters (' + outcome.results.length + ' without them).'
               : 'No documents match “' + state.q + '”.');
@@ -961,7 +1099,11 @@ var LEAKPRESS_SEARCH = (function () {
     stem: stem,
     fnv1a: fnv1a,
     shardOf: shardOf,
-    decodePostings: decodePostings,
+    decodeBlock: decodeBlock,
+    childrenIn: childrenIn,
+    childFor: childFor,
+    filterRanges: filterRanges,
+    execute: execute,
     parseQuery: parseQuery,
     editDistance: editDistance,
     expandGroup: expandGroup,
