@@ -241,7 +241,12 @@ fn mail_threads(docs: &[Document]) -> HashMap<usize, std::sync::Arc<Vec<usize>>>
     let mut first_naming: BTreeMap<&str, usize> = BTreeMap::new();
     for doc in docs {
         let Some(ids) = &doc.mail_ids else { continue };
-        for id in ids.message_id.iter().chain(&ids.parents) {
+        for id in ids
+            .message_id
+            .iter()
+            .chain(&ids.parents)
+            .chain(&ids.in_mailbox)
+        {
             match first_naming.get(id.as_str()) {
                 Some(&other) => {
                     let (a, b) = (root(&mut parent, doc.id), root(&mut parent, other));

@@ -205,3 +205,155 @@ fn other_documents_survive_the_bad_ones() {
     assert_eq!(pages, site.report.summary.documents);
     assert_eq!(pages, 12);
 }
+
+// ------------------------------------------------------------------ runaway PDFs
+// See: issue #3 ("bound the work per file"). pdf-extract has no limits of its own: a form
+// XObject that draws itself recurses until the stack overflows (which aborts the process, so
+// no thread or catch_unwind can contain it), and forms that each draw the next one twice take
+// 2^depth steps. Both files are a few hundred bytes.
+
+/// A minimal PDF from its objects (numbered from 1; object 1 is the catalog).
+fn pdf_from_objects(objects: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (n, object) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", n + 1).as_bytes());
+        out.extend_from_slice(object);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+fn pdf_stream(dict: &str, content: &str) -> Vec<u8> {
+    format!(
+        "<< {dict} /Length {} >>\nstream\n{content}\nendstream",
+        content.len()
+    )
+    .into_bytes()
+}
+
+/// One page that draws form 5, whose content is made by `forms` (objects 5, 6, …).
+fn pdf_with_forms(forms: Vec<Vec<u8>>) -> Vec<u8> {
+    let mut objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /XObject << /X 5 0 R >> >> /Contents 4 0 R >>".to_vec(),
+        pdf_stream("", "/X Do"),
+    ];
+    objects.extend(forms);
+    pdf_from_objects(&objects)
+}
+
+/// A form that draws itself: endless recursion.
+fn form_loop_pdf() -> Vec<u8> {
+    pdf_with_forms(vec![pdf_stream(
+        "/Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources << /XObject << /X 5 0 R >> >>",
+        "/X Do",
+    )])
+}
+
+/// Forty forms, each drawing the next twice: 2^40 draws, no loop.
+fn form_fanout_pdf() -> Vec<u8> {
+    const DEPTH: usize = 40;
+    let forms = (0..DEPTH)
+        .map(|level| {
+            if level + 1 < DEPTH {
+                pdf_stream(
+                    &format!(
+                        "/Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources << /XObject << /X {} 0 R >> >>",
+                        6 + level
+                    ),
+                    "/X Do /X Do",
+                )
+            } else {
+                pdf_stream("/Type /XObject /Subtype /Form /BBox [0 0 10 10]", "BT ET")
+            }
+        })
+        .collect();
+    pdf_with_forms(forms)
+}
+
+#[test]
+fn runaway_pdfs_are_stopped_and_still_get_their_page() {
+    // The build reads PDFs in child processes of the real binary, as the CLI does, with a short
+    // deadline so the test is quick.
+    let timeout = std::time::Duration::from_secs(3);
+    leakpress::extract::isolate_pdfs(env!("CARGO_BIN_EXE_leakpress").into(), timeout);
+    let archive = copy_archive(&fixture("invalid"));
+    let docs = archive.path().join("content/agency-two");
+    std::fs::write(docs.join("form-loop.pdf"), form_loop_pdf()).unwrap();
+    std::fs::write(docs.join("form-fanout.pdf"), form_fanout_pdf()).unwrap();
+    let started = std::time::Instant::now();
+    let site = build_memory(archive.path(), false, None);
+    let took = started.elapsed();
+    // Both PDFs run at once or one after the other; either way far less than 2^40 steps.
+    assert!(
+        took < timeout * 2 + std::time::Duration::from_secs(20),
+        "took {took:?}"
+    );
+    for (rel, why) in [
+        ("agency-two/form-loop.pdf", "the PDF reader crashed"),
+        ("agency-two/form-fanout.pdf", "gave up after 3 s"),
+    ] {
+        let warnings = site.warnings_for(rel);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("no text layer") && w.contains(why)),
+            "{rel}: {warnings:?}"
+        );
+        let url = page_of(&site, rel);
+        let html = site.html(&format!("{url}index.html"));
+        assert!(html.contains("no-text-layer"), "{rel}: {html}");
+        assert!(html.contains("Text layer"), "{rel}: no fact");
+    }
+    // The rest of the archive is unharmed.
+    page_of(&site, "agency-two/doc.md");
+}
+
+#[test]
+fn the_cli_survives_a_pdf_that_overflows_the_reader_stack() {
+    // Without a separate process this PDF aborts the whole build (a stack overflow).
+    let archive = copy_archive(&fixture("invalid"));
+    std::fs::write(
+        archive.path().join("content/agency-two/form-loop.pdf"),
+        form_loop_pdf(),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_leakpress"))
+        .args(["build", "--root"])
+        .arg(archive.path())
+        .output()
+        .expect("run leakpress");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{}: {printed}", output.status);
+    assert!(
+        printed.contains("form-loop.pdf: no text layer: the PDF reader crashed"),
+        "{printed}"
+    );
+    assert!(
+        archive
+            .path()
+            .join("public/agency-two/form-loop-pdf/index.html")
+            .is_file()
+    );
+}

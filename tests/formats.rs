@@ -215,6 +215,129 @@ fn replies_are_grouped_into_a_thread_linking_each_message() {
     assert!(!alone.contains("mail-thread"));
 }
 
+/// See: issue #3 (threads by Message-ID / In-Reply-To / References, `.mbox` split into
+/// messages). A mailbox is one document; its replies link the messages they answer on its
+/// page, and it joins the threads of the `.eml` files that answer (or are answered by) any of
+/// its messages.
+#[test]
+fn mailbox_messages_take_part_in_threads() {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(temp.path().join("leakpress.yaml"), "title: Threads\n").unwrap();
+    let mail = temp.path().join("content/unit/mail");
+    std::fs::create_dir_all(&mail).unwrap();
+    let message = |from_line: bool, id: &str, subject: &str, date: &str, answers: &[&str]| {
+        let mut text = String::new();
+        if from_line {
+            text.push_str("From watch@unit.example Mon Jun  1 09:00:00 2020\n");
+        }
+        text.push_str(&format!(
+            "From: Watch <watch@unit.example>\nTo: desk@unit.example\nDate: {date}\n\
+             Subject: {subject}\nMessage-ID: <{id}>\n"
+        ));
+        if let Some(first) = answers.first() {
+            text.push_str(&format!("In-Reply-To: <{first}>\n"));
+            let refs: Vec<String> = answers.iter().rev().map(|a| format!("<{a}>")).collect();
+            text.push_str(&format!("References: {}\n", refs.join(" ")));
+        }
+        text.push_str(&format!("\nBody of {subject}.\n\n"));
+        text
+    };
+    let mbox = [
+        message(
+            true,
+            "root@unit.example",
+            "Bridge closure",
+            "Mon, 01 Jun 2020 09:00:00 +0000",
+            &[],
+        ),
+        message(
+            true,
+            "other@unit.example",
+            "Parking permits",
+            "Mon, 01 Jun 2020 09:30:00 +0000",
+            &[],
+        ),
+        message(
+            true,
+            "re1@unit.example",
+            "Re: Bridge closure",
+            "Mon, 01 Jun 2020 10:00:00 +0000",
+            &["root@unit.example"],
+        ),
+    ]
+    .concat();
+    std::fs::write(mail.join("desk.mbox"), mbox).unwrap();
+    // Answers the mailbox's reply, quoting the whole chain in References.
+    std::fs::write(
+        mail.join("re-re.eml"),
+        message(
+            false,
+            "re2@unit.example",
+            "Re: Re: Bridge closure",
+            "Mon, 01 Jun 2020 11:00:00 +0000",
+            &["re1@unit.example", "root@unit.example"],
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        mail.join("alone.eml"),
+        message(
+            false,
+            "alone@unit.example",
+            "Unrelated",
+            "Mon, 01 Jun 2020 12:00:00 +0000",
+            &[],
+        ),
+    )
+    .unwrap();
+    let site = build_memory(temp.path(), false, None);
+
+    let (mbox_url, kind) = page_of(&site, "unit/mail/desk.mbox");
+    assert_eq!(kind, "email");
+    let (reply_url, _) = page_of(&site, "unit/mail/re-re.eml");
+    let mbox_html = site.html(&format!("{mbox_url}index.html"));
+    // Inside the mailbox: the reply (message 3) links the message it answers (message 1), and
+    // the thread is listed; the unrelated message 2 answers nothing.
+    let third = mbox_html
+        .split("id=message-3")
+        .nth(1)
+        .or_else(|| mbox_html.split("id=\"message-3\"").nth(1))
+        .expect("message 3 has its section");
+    let third = third.split("</article>").next().unwrap();
+    assert!(
+        third.contains("In reply to") && third.contains("#message-1"),
+        "{third}"
+    );
+    let second = mbox_html
+        .split("message-2")
+        .nth(1)
+        .unwrap()
+        .split("</article>")
+        .next()
+        .unwrap();
+    assert!(!second.contains("In reply to"), "{second}");
+    assert!(mbox_html.contains("Threads in this mailbox"), "{mbox_html}");
+    // Across documents: the .eml reply and the mailbox are one thread, each linking the other.
+    let thread = mbox_html
+        .split("mail-thread")
+        .nth(1)
+        .expect("a thread list on the mailbox");
+    assert!(thread.contains(&format!("../../{reply_url}")), "{thread}");
+    let reply_html = site.html(&format!("{reply_url}index.html"));
+    let thread = reply_html
+        .split("mail-thread")
+        .nth(1)
+        .expect("a thread list on the reply");
+    assert!(thread.contains(&format!("../../{mbox_url}")), "{thread}");
+    // A message that shares no id with the others stays alone.
+    let (alone_url, _) = page_of(&site, "unit/mail/alone.eml");
+    assert!(
+        !site
+            .html(&format!("{alone_url}index.html"))
+            .contains("mail-thread")
+    );
+}
+
 #[test]
 fn html_pages_are_sanitized_inline_with_their_title() {
     let site = sample();
@@ -393,6 +516,26 @@ fn every_hostile_file_gets_a_page_and_a_clear_warning() {
         ),
         ("hostile-agency/mail/hostile.eml", "email", "remote image"),
         ("hostile-agency/web/evil.html", "html", "remote image"),
+        (
+            "hostile-agency/mail/html-truncated.eml",
+            "email",
+            "closing boundary missing",
+        ),
+        (
+            "hostile-agency/mail/html-truncated.eml",
+            "email",
+            "2 remote image(s)",
+        ),
+        (
+            "hostile-agency/mail/html-no-boundary.eml",
+            "email",
+            "never appears",
+        ),
+        (
+            "hostile-agency/notes/raw-html.md",
+            "markdown",
+            "remote image",
+        ),
     ];
     let mut failures = Vec::new();
     for (rel, kind, warning) in expectations {
@@ -415,6 +558,14 @@ fn every_hostile_file_gets_a_page_and_a_clear_warning() {
     assert!(page_html(site, "hostile-agency/docs/bomb.docx").contains("Bomb text"));
     // A broken boundary still shows the body.
     assert!(page_html(site, "hostile-agency/mail/broken-boundary.eml").contains("body survives"));
+    // So does a truncated HTML mail, sanitized, its tracking pixels replaced by placeholders;
+    // an HTML mail whose parts cannot be found is shown as text, its markup escaped.
+    let tracked = page_html(site, "hostile-agency/mail/html-truncated.eml");
+    assert!(tracked.contains("Tracked body text") && tracked.contains("blocked-remote"));
+    let raw = page_html(site, "hostile-agency/mail/html-no-boundary.eml");
+    assert!(raw.contains("Raw HTML shown as text") && raw.contains("&lt;script"));
+    let notes = page_html(site, "hostile-agency/notes/raw-html.md");
+    assert!(notes.contains("Text that must survive") && notes.contains("blocked-remote"));
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! Mail (`.eml`, and `.mbox` as one page with every message in it): From/To/Cc/Date/Subject as
-//! a header table, the body as escaped text or sanitized HTML, attachments published beside
-//! the page as derived files (images with previews), and inline `cid:` images resolved to
-//! their attachment's preview.
+//! Mail (`.eml`, and `.mbox` as one page with every message in it, replies linked to the
+//! message they answer): From/To/Cc/Date/Subject as a header table, the body as escaped text
+//! or sanitized HTML, attachments published beside the page as derived files (images with
+//! previews), and inline `cid:` images resolved to their attachment's preview. Threading ids
+//! go to `collect`, which groups messages into threads across files.
 //!
 //! Leaked mail is hostile: HTML bodies go through [`crate::sanitize`] (tracking pixels are
 //! replaced by a placeholder), attachments get safe ASCII names, and attachments a browser
@@ -75,13 +76,14 @@ impl Extractor for EmailExtractor {
     }
 }
 
-/// A mailbox: one section per message, in file order.
+/// A mailbox: one section per message, in file order, each reply linking the message it
+/// answers when that message is in the same mailbox. The mailbox is one document, so it takes
+/// part in the threads of all its messages (see [`super::MailIds::in_mailbox`]).
 fn extract_mbox(bytes: &[u8], extracted: &mut Extracted) {
     let parser = MessageParser::default();
-    let mut html = String::new();
     let mut text = String::new();
-    let mut count = 0;
     let mut first_subject = None;
+    let mut messages: Vec<MboxMessage> = Vec::new();
     for (n, item) in mail_parser::mailbox::mbox::MessageIterator::new(bytes).enumerate() {
         if n == MAX_MBOX_MESSAGES {
             extracted.warnings.push(format!(
@@ -104,7 +106,6 @@ fn extract_mbox(bytes: &[u8], extracted: &mut Extracted) {
             ));
             continue;
         };
-        count += 1;
         let shown = show_message(&message, raw, &format!("m{}-", n + 1), extracted);
         if extracted.meta.date.is_none() {
             extracted.meta.date = shown.date;
@@ -112,14 +113,17 @@ fn extract_mbox(bytes: &[u8], extracted: &mut Extracted) {
         if first_subject.is_none() {
             first_subject = shown.subject.clone();
         }
-        html.push_str(&format!(
-            "<article class=\"email-message\" id=\"message-{}\">{}</article>",
-            n + 1,
-            shown.html
-        ));
         text.push_str(&shown.text);
         text.push_str("\n\n");
+        messages.push(MboxMessage {
+            number: n + 1,
+            subject: shown.subject,
+            ids: mail_ids(&message),
+            html: shown.html,
+        });
     }
+    let count = messages.len();
+    let mut html = String::new();
     if count == 0 {
         extracted
             .warnings
@@ -127,7 +131,46 @@ fn extract_mbox(bytes: &[u8], extracted: &mut Extracted) {
         let decoded = decode_text(bytes);
         html = format!("<pre class=\"text\">{}</pre>", escape_html(&decoded.text));
         text = decoded.text;
+    } else {
+        let threads = mailbox_threads(&messages);
+        if threads.iter().any(|t| t.len() > 1) {
+            extracted.facts.push((
+                "Threads".into(),
+                threads.iter().filter(|t| t.len() > 1).count().to_string(),
+            ));
+            html.push_str("<nav class=\"mbox-threads\"><h2>Threads in this mailbox</h2><ul>");
+            for thread in threads.iter().filter(|t| t.len() > 1) {
+                let items: Vec<String> = thread.iter().map(|&i| messages[i].link()).collect();
+                html.push_str(&format!("<li>{}</li>", items.join(" → ")));
+            }
+            html.push_str("</ul></nav>");
+        }
+        let by_id: HashMap<&str, usize> = messages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| m.ids.message_id.as_deref().map(|id| (id, i)))
+            .collect();
+        for message in &messages {
+            // In-Reply-To comes first in `parents`, so the nearest ancestor here wins.
+            let reply_line = message
+                .ids
+                .parents
+                .iter()
+                .find_map(|p| by_id.get(p.as_str()))
+                .map(|&i| {
+                    format!(
+                        "<p class=\"in-reply-to\">In reply to {}</p>",
+                        messages[i].link()
+                    )
+                })
+                .unwrap_or_default();
+            html.push_str(&format!(
+                "<article class=\"email-message\" id=\"message-{}\">{reply_line}{}</article>",
+                message.number, message.html
+            ));
+        }
     }
+    extracted.mail_ids = mailbox_ids(&messages);
     extracted.facts.push(("Messages".into(), count.to_string()));
     extracted.meta.title = first_subject.map(|s| {
         if count > 1 {
@@ -138,6 +181,78 @@ fn extract_mbox(bytes: &[u8], extracted: &mut Extracted) {
     });
     extracted.body_html = html;
     extracted.text = text;
+}
+
+/// One readable message of a mailbox.
+struct MboxMessage {
+    /// Its place in the file, from 1 (skipped messages keep their numbers).
+    number: usize,
+    subject: Option<String>,
+    ids: super::MailIds,
+    /// Its headers, body and attachments, ready to show.
+    html: String,
+}
+
+impl MboxMessage {
+    /// A link to its section of the mailbox page.
+    fn link(&self) -> String {
+        format!(
+            "<a href=\"#message-{0}\">message {0}: {1}</a>",
+            self.number,
+            escape_html(self.subject.as_deref().unwrap_or("(no subject)"))
+        )
+    }
+}
+
+/// Groups a mailbox's messages (indexes into `messages`) into threads by the ids they share,
+/// each in file order; threads ordered by their first message.
+fn mailbox_threads(messages: &[MboxMessage]) -> Vec<Vec<usize>> {
+    let mut group: Vec<usize> = (0..messages.len()).collect();
+    fn root(group: &mut [usize], mut x: usize) -> usize {
+        while group[x] != x {
+            group[x] = group[group[x]];
+            x = group[x];
+        }
+        x
+    }
+    let mut first_naming: HashMap<&str, usize> = HashMap::new();
+    for (i, message) in messages.iter().enumerate() {
+        let ids = &message.ids;
+        for id in ids.message_id.iter().chain(&ids.parents) {
+            match first_naming.get(id.as_str()) {
+                Some(&other) => {
+                    let (a, b) = (root(&mut group, i), root(&mut group, other));
+                    group[a.max(b)] = a.min(b);
+                }
+                None => {
+                    first_naming.insert(id, i);
+                }
+            }
+        }
+    }
+    let mut threads: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for i in 0..messages.len() {
+        threads.entry(root(&mut group, i)).or_default().push(i);
+    }
+    threads.into_values().collect()
+}
+
+/// The mailbox document's threading ids: every id its messages carry, first seen first.
+fn mailbox_ids(messages: &[MboxMessage]) -> Option<super::MailIds> {
+    let mut in_mailbox: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for message in messages {
+        let ids = &message.ids;
+        for id in ids.message_id.iter().chain(&ids.parents) {
+            if seen.insert(id.as_str()) {
+                in_mailbox.push(id.clone());
+            }
+        }
+    }
+    (!in_mailbox.is_empty()).then(|| super::MailIds {
+        in_mailbox,
+        ..super::MailIds::default()
+    })
 }
 
 /// One message, ready to show.
@@ -371,6 +486,7 @@ fn mail_ids(message: &Message<'_>) -> super::MailIds {
     super::MailIds {
         message_id,
         parents,
+        in_mailbox: Vec::new(),
     }
 }
 

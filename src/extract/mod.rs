@@ -30,7 +30,7 @@ pub use metadata::Metadata;
 pub const MAX_EXTRACT_BYTES: u64 = 64 * 1024 * 1024;
 
 pub use docx::MAX_ENTRY_BYTES as MAX_DOCX_ENTRY_BYTES;
-pub use pdf::PDF_TIMEOUT;
+pub use pdf::{PDF_TIMEOUT, WORKER_SUBCOMMAND as PDF_WORKER_SUBCOMMAND, isolate_pdfs, pdf_worker};
 
 /// A body may use this as the whole value of an `href` or `src` attribute (`src="…"`, double
 /// quotes) to point at the document's published original, whose URL is only known after
@@ -105,6 +105,9 @@ pub struct Extracted {
     pub warnings: Vec<String>,
     /// Mail threading ids, for messages (grouped into threads by `collect`).
     pub mail_ids: Option<MailIds>,
+    /// The result depends on this run, not only on the file (a time limit hit under load, a
+    /// helper process that could not start), so the incremental cache must not keep it.
+    pub transient: bool,
 }
 
 /// A message's place in a mail thread: its own `Message-ID` and the ids it answers
@@ -116,6 +119,10 @@ pub struct MailIds {
     pub message_id: Option<String>,
     /// `In-Reply-To` then `References`, duplicates removed.
     pub parents: Vec<String>,
+    /// For a mailbox file (`.mbox`), which is one document holding many messages: every id its
+    /// messages carry (their `Message-ID`s and the ids they answer). The mailbox joins the
+    /// thread of each, so a reply saved as `.eml` finds the message it answers in a mailbox.
+    pub in_mailbox: Vec<String>,
 }
 
 /// One input format.

@@ -1,15 +1,22 @@
 //! PDF (`.pdf`): the text layer via pdf-extract (NFKC-normalized), the page count as a fact,
 //! and the original shown in the browser's own viewer by the template (kind `pdf`).
 //!
-//! pdf-extract can panic, loop for a long time or grow its output without end on a hostile
-//! file. So each PDF is parsed on its own worker thread, with a deadline
-//! ([`PDF_TIMEOUT`]) and a cap on the text kept ([`MAX_TEXT_BYTES`]). A panic there is caught
-//! by the thread; a worker that misses the deadline is abandoned (it cannot be killed, but it
-//! holds only its own copy of the bytes) and the document is published without text. A PDF
-//! with no text layer (scanned, encrypted, broken) still gets its page, flagged
-//! `Text layer: none` with a warning.
+//! pdf-extract can panic, loop for a very long time, recurse until the stack overflows (a form
+//! that draws itself) or grow its output without end on a hostile file. A thread cannot be
+//! stopped and a stack overflow aborts the whole process, so the `leakpress` binary reads
+//! PDFs in child processes of itself (the hidden `pdf-worker` subcommand, see
+//! [`isolate_pdfs`] and [`pdf_worker`]), reused from file to file, and kills one that passes
+//! the deadline ([`PDF_TIMEOUT`]) on a file; the text kept is capped ([`MAX_TEXT_BYTES`]).
+//! Library users that name no worker program get a weaker bound: a worker thread that is
+//! abandoned (not stopped) at the deadline, and no protection from a stack overflow.
+//!
+//! Either way a PDF the reader gives up on, and a PDF with no text layer (scanned, encrypted,
+//! broken), still gets its page, flagged `Text layer: none` with a warning.
 
-use std::sync::mpsc;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::Duration;
 
 use unicode_normalization::UnicodeNormalization;
@@ -45,13 +52,17 @@ impl Extractor for PdfExtractor {
                 .warnings
                 .push("no %PDF- header: not a PDF, or badly damaged".into());
         }
-        let parsed = parse_bounded(ctx.bytes.to_vec(), PDF_TIMEOUT);
+        let parsed = match WORKER.get() {
+            Some(worker) => parse_in_child(worker, ctx.bytes),
+            None => parse_bounded(ctx.bytes.to_vec(), PDF_TIMEOUT),
+        };
         if let Some(pages) = parsed.pages {
             extracted.facts.push(("Pages".into(), pages.to_string()));
         }
         if parsed.encrypted {
             extracted.facts.push(("Encrypted".into(), "yes".into()));
         }
+        extracted.transient = parsed.transient;
         if let Some(title) = parsed.title {
             extracted.meta.title = Some(title);
         }
@@ -92,7 +103,7 @@ impl Extractor for PdfExtractor {
 }
 
 /// What the worker found.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Parsed {
     pages: Option<usize>,
     encrypted: bool,
@@ -101,6 +112,233 @@ struct Parsed {
     truncated: bool,
     /// Why there is no (or only part of the) text.
     problem: Option<String>,
+    /// The problem lies with this run (a time limit, a process that died or would not
+    /// start), not with the file as such: the next build tries again.
+    #[serde(skip)]
+    transient: bool,
+}
+
+/// The subcommand of the `leakpress` binary that runs [`pdf_worker`].
+pub const WORKER_SUBCOMMAND: &str = "pdf-worker";
+
+/// PDFs one worker process reads before it is replaced, so memory a big file left behind in
+/// its heap is given back.
+const JOBS_PER_PROCESS: usize = 256;
+
+/// How to start PDF worker processes, and the idle ones, set once by [`isolate_pdfs`].
+struct Worker {
+    program: PathBuf,
+    timeout: Duration,
+    /// Processes waiting for a PDF. Starting one costs milliseconds (more than reading a small
+    /// PDF), so they are reused; one that crashed or was killed is never put back.
+    idle: Mutex<Vec<Process>>,
+}
+
+/// One running `pdf-worker`.
+struct Process {
+    child: Child,
+    stdin: ChildStdin,
+    /// Each answer (a JSON [`Parsed`]), or the error that ended its stdout.
+    answers: mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    /// Drains its stderr; returns the last line it printed (a crash says why there) once the
+    /// process is gone.
+    stderr: std::thread::JoinHandle<String>,
+    jobs: usize,
+}
+
+static WORKER: OnceLock<Worker> = OnceLock::new();
+
+/// Reads every PDF from now on in child processes, `program pdf-worker`, and kills one that
+/// takes longer than `timeout` on a file: `program` must be a `leakpress` binary (the CLI
+/// passes itself). The first call wins (it is a property of the process, like rayon's global
+/// pool); returns whether this one did.
+pub fn isolate_pdfs(program: PathBuf, timeout: Duration) -> bool {
+    WORKER
+        .set(Worker {
+            program,
+            timeout,
+            idle: Mutex::new(Vec::new()),
+        })
+        .is_ok()
+}
+
+/// Writes one frame: its length (8 bytes, little-endian), then its bytes.
+fn write_frame(to: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+    to.write_all(&(bytes.len() as u64).to_le_bytes())?;
+    to.write_all(bytes)?;
+    to.flush()
+}
+
+/// Reads one frame of at most `limit` bytes; `None` at a clean end of input.
+fn read_frame(from: &mut impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 8];
+    match from.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(err) => return Err(err),
+    }
+    let len = u64::from_le_bytes(len);
+    if len > limit {
+        return Err(std::io::Error::other(format!("frame of {len} bytes")));
+    }
+    let mut bytes = Vec::new();
+    from.take(len).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 != len {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(Some(bytes))
+}
+
+/// The child's side: reads PDFs from stdin, one frame each, and answers each with a frame
+/// holding what it found as JSON, until stdin ends. A panic is caught and reported in the
+/// JSON; a stack overflow or a kill ends the process, which the parent reports.
+pub fn pdf_worker() -> std::io::Result<()> {
+    // The parent reports panics from the JSON; the default hook would only add noise.
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    while let Some(bytes) = read_frame(&mut stdin, super::MAX_EXTRACT_BYTES)? {
+        let parsed = std::panic::catch_unwind(|| parse(&bytes)).unwrap_or_else(|panic| Parsed {
+            problem: Some(format!(
+                "the PDF reader crashed ({})",
+                super::panic_message(&panic)
+            )),
+            ..Parsed::default()
+        });
+        let json = serde_json::to_vec(&parsed).map_err(std::io::Error::other)?;
+        write_frame(&mut stdout, &json)?;
+    }
+    Ok(())
+}
+
+impl Process {
+    fn start(program: &std::path::Path) -> std::io::Result<Process> {
+        let mut child = Command::new(program)
+            .arg(WORKER_SUBCOMMAND)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let (Some(stdin), Some(mut stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other("no pipes to the PDF reader"));
+        };
+        // Answers are read on their own thread so that waiting for one can time out.
+        let (tx, answers) = mpsc::channel();
+        std::thread::spawn(move || {
+            // Text is capped at MAX_TEXT_BYTES; JSON escaping at most multiplies it by six.
+            let limit = 6 * MAX_TEXT_BYTES as u64 + 4096;
+            loop {
+                let answer = match read_frame(&mut stdout, limit) {
+                    Ok(Some(json)) => Ok(json),
+                    Ok(None) => Err(std::io::ErrorKind::UnexpectedEof.into()),
+                    Err(err) => Err(err),
+                };
+                let ended = answer.is_err();
+                if tx.send(answer).is_err() || ended {
+                    break;
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            // Drained so the child never blocks on a full pipe; only the last line is kept.
+            let mut last = String::new();
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+                let Ok(line) = line else { break };
+                if !line.trim().is_empty() {
+                    last = line.trim().chars().take(300).collect();
+                }
+            }
+            last
+        });
+        Ok(Process {
+            child,
+            stdin,
+            answers,
+            stderr,
+            jobs: 0,
+        })
+    }
+
+    /// Why it died, once it has: the last line it printed, or its exit status.
+    fn obituary(mut self) -> String {
+        let status = self.child.wait();
+        // Its stderr closed when it died, so the drain has finished.
+        let tail = self.stderr.join().unwrap_or_default();
+        if !tail.is_empty() {
+            return tail;
+        }
+        match status {
+            Ok(status) => status.to_string(),
+            Err(err) => err.to_string(),
+        }
+    }
+}
+
+/// Parses in a worker process (see [`pdf_worker`]), killing it after the worker's timeout.
+fn parse_in_child(worker: &Worker, bytes: &[u8]) -> Parsed {
+    let failed = |problem: String| Parsed {
+        problem: Some(problem),
+        transient: true,
+        ..Parsed::default()
+    };
+    let reused = worker.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+    let mut process = match reused {
+        Some(process) => process,
+        None => match Process::start(&worker.program) {
+            Ok(process) => process,
+            Err(err) => return failed(format!("could not start the PDF reader ({err})")),
+        },
+    };
+    if write_frame(&mut process.stdin, bytes).is_err() {
+        // An idle process that died since its last answer: the file is not to blame.
+        let _ = process.child.kill();
+        let _ = process.child.wait();
+        process = match Process::start(&worker.program) {
+            Ok(process) => process,
+            Err(err) => return failed(format!("could not start the PDF reader ({err})")),
+        };
+        if let Err(err) = write_frame(&mut process.stdin, bytes) {
+            let why = process.obituary();
+            return failed(format!("the PDF reader crashed ({why}; {err})"));
+        }
+    }
+    match process.answers.recv_timeout(worker.timeout) {
+        Ok(Ok(json)) => match serde_json::from_slice::<Parsed>(&json) {
+            Ok(parsed) => {
+                process.jobs += 1;
+                if process.jobs < JOBS_PER_PROCESS {
+                    worker
+                        .idle
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(process);
+                }
+                // A retired process exits when its stdin closes, as it is dropped here.
+                parsed
+            }
+            Err(err) => {
+                let _ = process.child.kill();
+                let _ = process.child.wait();
+                failed(format!("the PDF reader answered nonsense ({err})"))
+            }
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            let _ = process.child.kill();
+            let _ = process.child.wait();
+            failed(format!(
+                "gave up after {} s (the file may be hostile or very complex)",
+                worker.timeout.as_secs()
+            ))
+        }
+        Ok(Err(_)) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+            let why = process.obituary();
+            failed(format!("the PDF reader crashed ({why})"))
+        }
+    }
 }
 
 /// Parses on a worker thread, giving up after `timeout`.
@@ -115,6 +353,7 @@ fn parse_bounded(bytes: Vec<u8>, timeout: Duration) -> Parsed {
     if let Err(err) = spawned {
         return Parsed {
             problem: Some(format!("could not start a worker ({err})")),
+            transient: true,
             ..Parsed::default()
         };
     }
@@ -132,10 +371,12 @@ fn parse_bounded(bytes: Vec<u8>, timeout: Duration) -> Parsed {
                 "gave up after {} s (the file may be hostile or very complex)",
                 timeout.as_secs()
             )),
+            transient: true,
             ..Parsed::default()
         },
         Err(mpsc::RecvTimeoutError::Disconnected) => Parsed {
             problem: Some("the PDF reader stopped unexpectedly".into()),
+            transient: true,
             ..Parsed::default()
         },
     }

@@ -96,11 +96,22 @@ export async function openPage(browser, label) {
       problems.push(`remote request attempted: ${request.url()} (from ${where()})`);
     }
   });
+  // Which main-frame navigation each request belongs to: when a step clicks a link or calls
+  // goto, Chromium aborts the loads the old document still had in flight (its favicon, a
+  // search shard), and on a slow machine there often are some. Those aborts are not failures.
+  let navigation = 0;
+  const requestNavigation = new WeakMap();
+  page.on('request', (request) => {
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) navigation += 1;
+    requestNavigation.set(request, navigation);
+  });
   page.on('requestfailed', (request) => {
     const failure = request.failure()?.errorText ?? 'failed';
     // Our own aborts of remote requests are already reported above; the PDF viewer's loads
     // are cut off whenever the page that embeds it navigates away.
     if (!isLocal(request.url()) || isBrowserInternal(request.url())) return;
+    const superseded = requestNavigation.get(request) !== navigation;
+    if (superseded && failure === 'net::ERR_ABORTED' && !request.isNavigationRequest()) return;
     problems.push(`request failed: ${request.url()} — ${failure} (from ${where()})`);
   });
   page.on('response', (response) => {
