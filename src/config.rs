@@ -138,6 +138,8 @@ pub struct BuildOptions {
     pub offline: bool,
     /// Worker threads; `None` lets rayon choose (one per core).
     pub jobs: Option<usize>,
+    /// The incremental cache's folder; `None` builds from scratch and keeps nothing.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl BuildOptions {
@@ -149,7 +151,13 @@ impl BuildOptions {
             root,
             offline: false,
             jobs: None,
+            cache_dir: None,
         }
+    }
+
+    /// Where the CLI keeps the incremental cache: beside `public/`, never inside it.
+    pub fn default_cache_dir(&self) -> PathBuf {
+        self.root.join(".leakpress-cache")
     }
 
     /// The `content/` folder under the root.

@@ -56,6 +56,185 @@ pub struct Body {
     pub derived: Vec<DerivedFile>,
 }
 
+impl Body {
+    /// The body as one byte string (lengths, then contents), for [`BodySpill`].
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            24 + self.html.len()
+                + self.text.len()
+                + self
+                    .derived
+                    .iter()
+                    .map(|f| 16 + f.name.len() + f.bytes.len())
+                    .sum::<usize>(),
+        );
+        let mut put = |bytes: &[u8]| {
+            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            out.extend_from_slice(bytes);
+        };
+        put(self.html.as_bytes());
+        put(self.text.as_bytes());
+        for file in &self.derived {
+            put(file.name.as_bytes());
+            put(&file.bytes);
+        }
+        out
+    }
+
+    fn decode(mut rest: &[u8]) -> std::io::Result<Body> {
+        let string = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).map_err(|_| corrupt());
+        let html = string(take(&mut rest)?)?;
+        let text = string(take(&mut rest)?)?;
+        let mut derived = Vec::new();
+        while !rest.is_empty() {
+            let name = string(take(&mut rest)?)?;
+            derived.push(DerivedFile {
+                name,
+                bytes: take(&mut rest)?.to_vec(),
+            });
+        }
+        Ok(Body {
+            html,
+            text,
+            derived,
+        })
+    }
+}
+
+/// Splits one length-prefixed field off the front of `rest`.
+fn take<'b>(rest: &mut &'b [u8]) -> std::io::Result<&'b [u8]> {
+    let (len, tail) = rest.split_first_chunk::<8>().ok_or_else(corrupt)?;
+    let len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| corrupt())?;
+    if tail.len() < len {
+        return Err(corrupt());
+    }
+    let (value, tail) = tail.split_at(len);
+    *rest = tail;
+    Ok(value)
+}
+
+fn corrupt() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, "corrupt body spill")
+}
+
+/// Where a spilled body lies in its [`BodySpill`].
+#[derive(Debug, Clone, Copy)]
+pub struct SpilledBody {
+    offset: u64,
+    len: u64,
+}
+
+/// Bodies parked in an unnamed temporary file between extraction and rendering.
+///
+/// Rendering needs every document's metadata (URLs, sort orders, threads, duplicates) before
+/// the first page, so extraction must finish first; holding all bodies meanwhile made memory
+/// grow with the corpus (26 KB a document, 26 GB at a million). Parked on disk, they cost the
+/// page cache instead of the heap, and each comes back only while its page renders.
+pub struct BodySpill {
+    file: std::fs::File,
+    /// Next free offset; the lock also keeps each body's bytes contiguous.
+    end: std::sync::Mutex<u64>,
+    /// The file's path while it still has one (where an open file cannot be unlinked).
+    path: Option<std::path::PathBuf>,
+}
+
+impl BodySpill {
+    /// Creates the spill file in `dir`, or in the system's temporary folder if `dir` is not
+    /// writable. The file is unlinked at once where the OS allows, so a killed build leaves
+    /// nothing behind.
+    pub fn create(dir: &std::path::Path) -> std::io::Result<BodySpill> {
+        static SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            ".leakpress-bodies-{}-{}.tmp",
+            std::process::id(),
+            SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let open = |path: &std::path::Path| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map(|file| (file, path.to_path_buf()))
+        };
+        let (file, path) =
+            open(&dir.join(&name)).or_else(|_| open(&std::env::temp_dir().join(&name)))?;
+        let path = std::fs::remove_file(&path).err().map(|_| path);
+        Ok(BodySpill {
+            file,
+            end: std::sync::Mutex::new(0),
+            path,
+        })
+    }
+
+    /// Parks one body.
+    pub fn put(&self, body: &Body) -> std::io::Result<SpilledBody> {
+        let bytes = body.encode();
+        let mut end = self.end.lock().unwrap_or_else(|e| e.into_inner());
+        let offset = *end;
+        write_at(&self.file, &bytes, offset)?;
+        *end += bytes.len() as u64;
+        Ok(SpilledBody {
+            offset,
+            len: bytes.len() as u64,
+        })
+    }
+
+    /// Reads a parked body back.
+    pub fn get(&self, at: SpilledBody) -> std::io::Result<Body> {
+        let len = usize::try_from(at.len)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "body too large"))?;
+        let mut bytes = vec![0; len];
+        read_at(&self.file, &mut bytes, at.offset, &self.end)?;
+        Body::decode(&bytes)
+    }
+}
+
+impl Drop for BodySpill {
+    fn drop(&mut self) {
+        if let Some(path) = &self.path {
+            // Best effort: a leftover temporary file is harmless and outside the site.
+            std::fs::remove_file(path).ok();
+        }
+    }
+}
+
+#[cfg(unix)]
+fn write_at(file: &std::fs::File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
+}
+
+#[cfg(unix)]
+fn read_at(
+    file: &std::fs::File,
+    bytes: &mut [u8],
+    offset: u64,
+    _lock: &std::sync::Mutex<u64>,
+) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, bytes, offset)
+}
+
+#[cfg(not(unix))]
+fn write_at(mut file: &std::fs::File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Seek, Write};
+    file.seek(std::io::SeekFrom::Start(offset))?;
+    file.write_all(bytes)
+}
+
+/// Without positioned reads, the file cursor is shared: reads take the writers' lock.
+#[cfg(not(unix))]
+fn read_at(
+    mut file: &std::fs::File,
+    bytes: &mut [u8],
+    offset: u64,
+    lock: &std::sync::Mutex<u64>,
+) -> std::io::Result<()> {
+    use std::io::{Read, Seek};
+    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+    file.seek(std::io::SeekFrom::Start(offset))?;
+    file.read_exact(bytes)
+}
+
 impl Document {
     /// The agency slug (the first segment of the URL).
     pub fn agency(&self) -> &str {
@@ -102,11 +281,45 @@ pub fn excerpt(text: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::excerpt;
+    use super::*;
 
     #[test]
     fn excerpt_cuts_at_words() {
         assert_eq!(excerpt("one  two\nthree", 100), "one two three");
         assert_eq!(excerpt("one two three", 8), "one two…");
+    }
+
+    #[test]
+    fn spilled_bodies_come_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = BodySpill::create(dir.path()).unwrap();
+        let bodies = [
+            Body::default(),
+            Body {
+                html: "<p>é</p>".into(),
+                text: "é".into(),
+                derived: vec![
+                    DerivedFile {
+                        name: "thumb.jpg".into(),
+                        bytes: vec![0, 1, 2],
+                    },
+                    DerivedFile {
+                        name: String::new(),
+                        bytes: Vec::new(),
+                    },
+                ],
+            },
+        ];
+        let at: Vec<SpilledBody> = bodies.iter().map(|b| spill.put(b).unwrap()).collect();
+        for (body, at) in bodies.iter().zip(at).rev() {
+            let back = spill.get(at).unwrap();
+            assert_eq!((&back.html, &back.text), (&body.html, &body.text));
+            assert_eq!(back.derived.len(), body.derived.len());
+            for (a, b) in back.derived.iter().zip(&body.derived) {
+                assert_eq!((&a.name, &a.bytes), (&b.name, &b.bytes));
+            }
+        }
+        // The file is unlinked at once: nothing is left in the folder.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -7,6 +7,7 @@
 //! bytes, whatever the thread count.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod cache;
 pub mod collect;
 pub mod config;
 pub mod dates;
@@ -36,8 +37,9 @@ pub use error::{Error, Result};
 pub use output::Output;
 pub use report::{Fate, Report};
 
+use cache::Cache;
 use discover::SourceFile;
-use document::{Body, Document, excerpt};
+use document::{Body, BodySpill, Document, SpilledBody, excerpt};
 use extract::{ExtractContext, Extractor, Metadata};
 
 /// Sitemaps hold at most this many URLs each (the protocol's limit).
@@ -75,35 +77,65 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     let config = Config::load(&options.root)?;
     let theme = theme::Theme::load(&options.root, &config)?;
     let mut report = Report::default();
+    let cache = open_cache(options, &config, &mut report);
     let discovery = discover::discover(&options.content_dir(), &config, &mut report)?;
     timer.lap("discover");
 
     let extractors = extract::registry();
     progress(ProgressEvent::Extracting(discovery.sources.len()));
-    let extracted: Vec<(Document, Body)> = discovery
+    // Pages need every document's metadata before the first one renders, so bodies wait for
+    // their page on disk, not in memory: memory then holds metadata only, whatever the corpus.
+    let spill_dir = options.report_path();
+    let spill = BodySpill::create(spill_dir.parent().unwrap_or(&options.root))
+        .map_err(|err| Error::Other(format!("cannot create the body spill file: {err}")))?;
+    let extracted: Vec<(Document, Parked)> = discovery
         .sources
         .par_iter()
         .enumerate()
         .map(|(id, source)| {
-            let result = extract_one(id, source, &config, &extractors);
+            let (doc, body) = extract_one(id, source, &config, &extractors, &cache);
             progress(ProgressEvent::Extracted);
-            result
+            // The table pass rewrites table documents' bodies, so those (few, small) stay.
+            let parked = if doc.kind == "table" {
+                Parked::Held(body)
+            } else {
+                Parked::Spilled(spill.put(&body)?)
+            };
+            Ok((doc, parked))
         })
-        .collect();
-    let (mut docs, mut bodies): (Vec<Document>, Vec<Body>) = extracted.into_iter().unzip();
+        .collect::<Result<_>>()?;
+    let (mut docs, mut parked): (Vec<Document>, Vec<Parked>) = extracted.into_iter().unzip();
     timer.lap("extract");
 
     // URLs must be fixed before anything links to a document.
     collect::assign_urls(&mut docs);
     // Tables are indexed (streaming) once URLs are fixed, since records link to documents;
     // the pass names table documents, so it runs before collect sorts them by title.
+    // The table pass indexes bodies by document id but only touches table documents, so
+    // it gets a slice just long enough for the last of them.
+    let held_len = parked
+        .iter()
+        .rposition(|p| matches!(p, Parked::Held(_)))
+        .map_or(0, |i| i + 1);
+    let mut held_bodies: Vec<Body> = parked[..held_len]
+        .iter_mut()
+        .map(|p| match p {
+            Parked::Held(body) => std::mem::take(body),
+            Parked::Spilled(_) => Body::default(),
+        })
+        .collect();
     let tables = tables::index(
         &options.root,
         &options.content_dir(),
         &discovery.agencies,
         &mut docs,
-        &mut bodies,
+        &mut held_bodies,
     )?;
+    for (slot, body) in parked.iter_mut().zip(held_bodies) {
+        if let Parked::Held(held) = slot {
+            *held = body;
+        }
+    }
     let mut collection = collect::collect(&docs, &discovery.agencies);
     tables.apply_agency_info(&mut collection.agencies, &discovery.agencies);
     timer.lap("collect");
@@ -122,10 +154,20 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     progress(ProgressEvent::Rendering(docs.len()));
     // The search index takes each body's text as its page renders, before the body is dropped.
     let search = search_index::Indexer::new(&docs, &collection.agencies, &config);
-    let page_errors: Vec<(usize, Error)> = bodies
+    let page_errors: Vec<(usize, Error)> = parked
         .into_par_iter()
         .enumerate()
-        .filter_map(|(id, body)| {
+        .filter_map(|(id, parked)| {
+            let body = match parked {
+                Parked::Held(body) => body,
+                Parked::Spilled(at) => match spill.get(at) {
+                    Ok(body) => body,
+                    Err(err) => {
+                        progress(ProgressEvent::Rendered);
+                        return Some((id, Error::Other(format!("body spill unreadable: {err}"))));
+                    }
+                },
+            };
             let result = if tables.owns(id) {
                 let doc = &docs[id];
                 tables.render_document(
@@ -145,6 +187,8 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
             result.and(indexed).err().map(|err| (id, err))
         })
         .collect();
+    // Every body has come back: free the spill's disk space now, not at the end.
+    drop(spill);
     // A template error on one page is that document's warning; the rest of the site stands.
     for (id, err) in page_errors {
         docs[id].warnings.push(format!("page not written: {err}"));
@@ -156,9 +200,16 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     timer.lap("render");
 
     // Records are not Documents (one table may hold 500,000 rows): a dedicated streaming
-    // pass renders them. Search does not take records yet: `tables::SearchRecord` via the
-    // sink (here `None`) is what the index will need.
-    let table_render = tables.render(&renderer, out, &docs, &collection, &agency_index, None);
+    // pass renders them, and hands each record to the search index as its page is written.
+    let record_sink = |record: &tables::SearchRecord<'_>| search.add_record(record);
+    let table_render = tables.render(
+        &renderer,
+        out,
+        &docs,
+        &collection,
+        &agency_index,
+        Some(&record_sink),
+    );
     for (id, warning) in table_render.warnings {
         docs[id].warnings.push(warning);
     }
@@ -200,8 +251,23 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     report.summary.pages = docs.len() + listing_pages + table_render.pages;
     report.summary.files_written = ledger.len() + 1;
     report.summary.timings = timer.laps;
+    if cache.is_enabled() {
+        // Only after the last lookup: what this build did not use is garbage now.
+        if let Err(err) = cache.prune() {
+            report.warn(".", format!("incremental cache not pruned: {err}"));
+        }
+        report.summary.cache = Some(cache.stats());
+    }
     report.finish();
     Ok(report)
+}
+
+/// Where a document's body waits between extraction and its page.
+enum Parked {
+    /// In the spill file.
+    Spilled(SpilledBody),
+    /// In memory (table documents, whose bodies the table pass rewrites).
+    Held(Body),
 }
 
 /// Reads, hashes and extracts one file. Never fails: problems become the document's warnings.
@@ -210,6 +276,7 @@ fn extract_one(
     source: &SourceFile,
     config: &Config,
     extractors: &[Box<dyn Extractor>],
+    cache: &Cache,
 ) -> (Document, Body) {
     let mut warnings = Vec::new();
     let (bytes, sha256) = match read_source(source) {
@@ -249,7 +316,7 @@ fn extract_one(
         sidecar: sidecar.as_ref(),
         config,
     };
-    let outcome = extract::run(extractors, &ctx);
+    let outcome = cached_extract(extractors, &ctx, &sha256, cache, &mut warnings);
     let extracted = outcome.extracted;
     warnings.extend(extracted.warnings);
     let meta = extracted.meta;
@@ -293,6 +360,60 @@ fn extract_one(
         derived: extracted.derived,
     };
     (doc, body)
+}
+
+/// [`extract::run`], or its stored result when the same file (path, bytes and sidecar) was
+/// extracted by an earlier build with the same code and configuration.
+fn cached_extract(
+    extractors: &[Box<dyn Extractor>],
+    ctx: &ExtractContext<'_>,
+    sha256: &str,
+    cache: &Cache,
+    warnings: &mut Vec<String>,
+) -> extract::Outcome {
+    // An unread file has no content hash to key on.
+    if !cache.is_enabled() || sha256.is_empty() {
+        return extract::run(extractors, ctx);
+    }
+    let sidecar = format!("{:?}", ctx.sidecar);
+    let size = ctx.source.size.to_le_bytes();
+    let key = cache::key([
+        ctx.source.rel_path.as_bytes(),
+        &size[..],
+        sha256.as_bytes(),
+        sidecar.as_bytes(),
+    ]);
+    if let Some(outcome) = cache.get_decoded(cache::EXTRACT, &key, |bytes| {
+        cache::decode_outcome(bytes, extractors)
+    }) {
+        return outcome;
+    }
+    let outcome = extract::run(extractors, ctx);
+    if outcome.extracted.transient {
+        return outcome;
+    }
+    if let Err(err) = cache.put(cache::EXTRACT, &key, &cache::encode_outcome(&outcome)) {
+        warnings.push(format!("not stored in the incremental cache: {err}"));
+    }
+    outcome
+}
+
+/// Opens the incremental cache named by the options. A cache that cannot be used is a warning
+/// and a build from scratch, never a failed build.
+fn open_cache(options: &BuildOptions, config: &Config, report: &mut Report) -> Cache {
+    let Some(dir) = &options.cache_dir else {
+        return Cache::disabled();
+    };
+    // Everything that reaches every entry: the code that made it and the whole configuration.
+    let fingerprint = format!("{}\n{config:?}", cache::code_identity());
+    match Cache::open(dir, &fingerprint) {
+        // An emptied cache is no problem with the input: the summary says so, not a warning.
+        Ok(cache) => cache,
+        Err(err) => {
+            report.warn(".", format!("incremental cache not used: {err}"));
+            Cache::disabled()
+        }
+    }
 }
 
 /// Reads a file for extraction and hashes all of it. Files over the extraction cap are

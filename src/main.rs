@@ -54,6 +54,10 @@ enum Command {
         #[arg(long, default_value_t = 8000)]
         port: u16,
     },
+    /// Internal: reads one PDF from stdin for a build (each PDF runs in its own process, so a
+    /// runaway one can be killed).
+    #[command(hide = true, name = leakpress::extract::PDF_WORKER_SUBCOMMAND)]
+    PdfWorker,
 }
 
 #[derive(clap::Args)]
@@ -73,6 +77,9 @@ struct BuildArgs {
     /// Print the time each stage took.
     #[arg(long)]
     timings: bool,
+    /// Build from scratch: neither read nor write the incremental cache (.leakpress-cache/).
+    #[arg(long)]
+    no_cache: bool,
 }
 
 fn main() -> ExitCode {
@@ -87,6 +94,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    if let Ok(me) = std::env::current_exe() {
+        leakpress::extract::isolate_pdfs(me, leakpress::extract::PDF_TIMEOUT);
+    }
     match cli.command {
         Command::Build { build } => {
             let options = build_options(&cli.root, &build);
@@ -142,6 +152,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { build, port } => serve(&cli.root, &build, port),
+        Command::PdfWorker => {
+            leakpress::extract::pdf_worker().context("PDF worker")?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -149,6 +163,9 @@ fn build_options(root: &Path, args: &BuildArgs) -> BuildOptions {
     let mut options = BuildOptions::new(root);
     options.offline = args.offline;
     options.jobs = args.jobs;
+    if !args.no_cache {
+        options.cache_dir = Some(options.default_cache_dir());
+    }
     if let Some(out) = &args.out {
         options.out_dir = out.clone();
     }
@@ -199,6 +216,20 @@ fn build_once(options: &BuildOptions, args: &BuildArgs) -> Result<Report> {
         for (stage, seconds) in &report.summary.timings {
             eprintln!("  {stage:<10} {seconds:>8.3} s");
         }
+        if let Some(cache) = &report.summary.cache {
+            eprintln!(
+                "  cache      {} reused, {} made, {} damaged and redone, {} pruned",
+                cache.hits, cache.written, cache.corrupt, cache.pruned
+            );
+        }
+    }
+    if let Some(why) = report
+        .summary
+        .cache
+        .as_ref()
+        .and_then(|c| c.emptied_because.as_ref())
+    {
+        eprintln!("note: the incremental cache was emptied: {why}");
     }
     let kinds = report
         .summary
@@ -305,6 +336,7 @@ fn serve(root: &Path, args: &BuildArgs, port: u16) -> Result<ExitCode> {
         jobs: args.jobs,
         strict: false,
         timings: false,
+        no_cache: args.no_cache,
     };
     std::thread::spawn(move || {
         let mut last = newest_change(&watch_root);

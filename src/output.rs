@@ -94,11 +94,14 @@ impl Output {
                 std::fs::write(&target, bytes).with_path(&target)?;
             }
             Backend::Memory(files) => {
-                lock(files).insert(path.to_owned(), bytes.to_vec());
+                let bytes = bytes.to_vec();
+                lock(files).insert(path.to_owned(), bytes);
             }
             Backend::Discard => {}
         }
-        lock(&self.ledger).insert(path.to_owned(), sha256_hex(bytes));
+        // Hashed before taking the lock: every page passes here, from every worker.
+        let sha256 = sha256_hex(bytes);
+        lock(&self.ledger).insert(path.to_owned(), sha256);
         Ok(())
     }
 

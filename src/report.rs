@@ -62,6 +62,8 @@ pub struct Summary {
     pub agencies: usize,
     /// Wall-clock seconds per stage, in pipeline order. Not written into `public/`.
     pub timings: Vec<(String, f64)>,
+    /// What the incremental cache did, when the build used one.
+    pub cache: Option<crate::cache::CacheStats>,
 }
 
 /// Everything the build has to say about its input.

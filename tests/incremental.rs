@@ -1,0 +1,184 @@
+//! The incremental cache: a warm rebuild gives the same bytes as a cold one, reuses what did not
+//! change, redoes what did, and never trusts a damaged entry.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use leakpress::cache::CacheStats;
+use leakpress::{BuildOptions, Output};
+
+struct Build {
+    files: BTreeMap<String, Vec<u8>>,
+    stats: CacheStats,
+}
+
+fn build_with_cache(root: &Path, cache: &Path, jobs: usize) -> Build {
+    let mut options = BuildOptions::new(root);
+    options.cache_dir = Some(cache.to_path_buf());
+    options.jobs = Some(jobs);
+    let out = Output::memory();
+    let report = leakpress::build(&options, &out, &|_| {}).expect("build succeeds");
+    Build {
+        stats: report.summary.cache.expect("the build used its cache"),
+        files: out.into_files(),
+    }
+}
+
+fn assert_same_site(a: &Build, b: &Build, what: &str) {
+    let names = |x: &Build| x.files.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(a), names(b), "{what}: different files");
+    let differing: Vec<&String> = a
+        .files
+        .iter()
+        .filter(|(path, bytes)| b.files.get(*path) != Some(*bytes))
+        .map(|(path, _)| path)
+        .collect();
+    assert!(differing.is_empty(), "{what}: files differ: {differing:?}");
+}
+
+/// Every entry file under the cache's extraction namespace.
+fn entries(cache: &Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = walkdir::WalkDir::new(cache.join(leakpress::cache::EXTRACT))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn warm_rebuild_is_byte_identical_and_reuses_every_extraction() {
+    let archive = common::copy_archive(&common::sample_root());
+    let cache = tempfile::tempdir().unwrap();
+    let cold = build_with_cache(archive.path(), cache.path(), 2);
+    assert_eq!(cold.stats.hits, 0, "a new cache has nothing to reuse");
+    assert!(cold.stats.written > 100, "{:?}", cold.stats);
+
+    let warm = build_with_cache(archive.path(), cache.path(), 4);
+    assert_same_site(&cold, &warm, "warm rebuild");
+    assert_eq!(warm.stats.hits, cold.stats.written, "{:?}", warm.stats);
+    assert_eq!(
+        (warm.stats.written, warm.stats.corrupt, warm.stats.pruned),
+        (0, 0, 0)
+    );
+
+    let uncached = common::build_memory(archive.path(), false, Some(1));
+    assert_eq!(
+        uncached.files, warm.files,
+        "a cached build differs from one without a cache"
+    );
+}
+
+#[test]
+fn a_changed_document_is_extracted_again_and_its_old_entry_pruned() {
+    let archive = common::copy_archive(&common::sample_root());
+    let cache = tempfile::tempdir().unwrap();
+    let cold = build_with_cache(archive.path(), cache.path(), 2);
+
+    let doc = archive.path().join(
+        "content/riverside-fusion-center/bulletins/2020/2020-06-01-situational-awareness-update.md",
+    );
+    let text = std::fs::read_to_string(&doc).expect("sample document");
+    std::fs::write(
+        &doc,
+        format!("{text}\nA later paragraph (revised) added by hand.\n"),
+    )
+    .unwrap();
+
+    let warm = build_with_cache(archive.path(), cache.path(), 2);
+    assert_eq!(warm.stats.written, 1, "{:?}", warm.stats);
+    assert_eq!(warm.stats.hits, cold.stats.written - 1, "{:?}", warm.stats);
+    assert_eq!(
+        warm.stats.pruned, 1,
+        "the old version's entry stays: {:?}",
+        warm.stats
+    );
+    let page =
+        "riverside-fusion-center/bulletins-2020-2020-06-01-situational-awareness-update/index.html";
+    let html = String::from_utf8(warm.files[page].clone()).unwrap();
+    assert!(html.contains("(revised)"), "the page shows the old text");
+
+    let fresh = common::build_memory(archive.path(), false, Some(2));
+    assert_eq!(
+        fresh.files, warm.files,
+        "an incremental build differs from a clean one"
+    );
+}
+
+#[test]
+fn damaged_entries_are_detected_and_redone_not_trusted() {
+    let archive = common::copy_archive(&common::sample_root());
+    let cache = tempfile::tempdir().unwrap();
+    let cold = build_with_cache(archive.path(), cache.path(), 2);
+
+    let all = entries(cache.path());
+    assert_eq!(all.len(), cold.stats.written);
+    // One flipped byte deep in a body, one entry cut short, one emptied.
+    let mut bytes = std::fs::read(&all[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&all[0], bytes).unwrap();
+    let bytes = std::fs::read(&all[1]).unwrap();
+    std::fs::write(&all[1], &bytes[..bytes.len() / 3]).unwrap();
+    std::fs::write(&all[2], b"").unwrap();
+
+    let warm = build_with_cache(archive.path(), cache.path(), 2);
+    assert_eq!(warm.stats.corrupt, 3, "{:?}", warm.stats);
+    assert_eq!(warm.stats.written, 3, "{:?}", warm.stats);
+    assert_same_site(&cold, &warm, "rebuild over a damaged cache");
+}
+
+#[test]
+fn another_configuration_empties_the_cache() {
+    let archive = common::copy_archive(&common::sample_root());
+    let cache = tempfile::tempdir().unwrap();
+    build_with_cache(archive.path(), cache.path(), 2);
+    let config = archive.path().join("leakpress.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\npage_size: 7\n").replace("page_size: 10\n", ""),
+    )
+    .unwrap();
+    let after = build_with_cache(archive.path(), cache.path(), 2);
+    assert_eq!(after.stats.hits, 0, "{:?}", after.stats);
+    assert!(
+        after
+            .stats
+            .emptied_because
+            .as_deref()
+            .is_some_and(|why| why.contains("configuration")),
+        "{:?}",
+        after.stats
+    );
+}
+
+#[test]
+fn a_folder_that_is_not_a_cache_is_left_alone_with_a_warning() {
+    let archive = common::copy_archive(&common::sample_root());
+    let notes = tempfile::tempdir().unwrap();
+    std::fs::write(notes.path().join("notes.txt"), b"mine").unwrap();
+    let mut options = BuildOptions::new(archive.path());
+    options.cache_dir = Some(notes.path().to_path_buf());
+    let out = Output::memory();
+    let report = leakpress::build(&options, &out, &|_| {}).expect("build succeeds");
+    assert!(report.summary.cache.is_none());
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("incremental cache not used")
+                && w.message.contains("refusing")),
+        "{:?}",
+        report.warnings
+    );
+    assert_eq!(
+        std::fs::read(notes.path().join("notes.txt")).unwrap(),
+        b"mine"
+    );
+    assert!(out.into_files().contains_key("index.html"));
+}
