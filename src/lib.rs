@@ -22,6 +22,7 @@ pub mod render;
 pub mod report;
 pub mod sanitize;
 pub mod search_index;
+pub mod serve;
 pub mod slug;
 pub mod tables;
 pub mod theme;

@@ -321,8 +321,8 @@ fn init(dir: &Path) -> Result<()> {
 fn serve(root: &Path, args: &BuildArgs, port: u16) -> Result<ExitCode> {
     let options = build_options(root, args);
     build_once(&options, args)?;
-    let server = tiny_http::Server::http(("127.0.0.1", port))
-        .map_err(|err| anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {err}"))?;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     println!(
         "Serving {} at http://127.0.0.1:{port}/ (Ctrl-C stops)",
         options.out_dir.display()
@@ -352,58 +352,9 @@ fn serve(root: &Path, args: &BuildArgs, port: u16) -> Result<ExitCode> {
         }
     });
 
-    for request in server.incoming_requests() {
-        let response = serve_file(&options.out_dir, request.url());
-        if let Err(err) = request.respond(response) {
-            eprintln!("warning: response failed: {err}");
-        }
-    }
+    leakpress::serve::serve(listener, options.out_dir.clone())
+        .context("the preview server stopped")?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn serve_file(dir: &Path, url: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    let path = url.split(['?', '#']).next().unwrap_or("/");
-    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-    let mut target = dir.to_path_buf();
-    for segment in decoded.split('/').filter(|s| !s.is_empty()) {
-        if segment == ".." || segment.contains('\\') {
-            return tiny_http::Response::from_string("bad path").with_status_code(400);
-        }
-        target.push(segment);
-    }
-    if target.is_dir() {
-        target.push("index.html");
-    }
-    match std::fs::read(&target) {
-        Ok(bytes) => {
-            let mime = match target.extension().and_then(|e| e.to_str()).unwrap_or("") {
-                "html" => "text/html; charset=utf-8",
-                "css" => "text/css",
-                "js" => "text/javascript",
-                "xml" => "application/xml",
-                "svg" => "image/svg+xml",
-                "png" => "image/png",
-                "jpg" | "jpeg" => "image/jpeg",
-                "gif" => "image/gif",
-                "webp" => "image/webp",
-                "pdf" => "application/pdf",
-                "txt" | "sha256" => "text/plain; charset=utf-8",
-                "json" => "application/json",
-                _ => "application/octet-stream",
-            };
-            let header = tiny_http::Header::from_bytes("Content-Type", mime).ok();
-            let mut response = tiny_http::Response::from_data(bytes);
-            if let Some(header) = header {
-                response = response.with_header(header);
-            }
-            response
-        }
-        Err(_) => {
-            let body =
-                std::fs::read(dir.join("404.html")).unwrap_or_else(|_| b"not found".to_vec());
-            tiny_http::Response::from_data(body).with_status_code(404)
-        }
-    }
 }
 
 fn newest_change(root: &Path) -> Option<SystemTime> {

@@ -13,7 +13,7 @@ mod common;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use leakpress::{BuildOptions, Fate, Output};
@@ -183,7 +183,6 @@ fn run_driver(script: &str, args: &[String], online: &Path, offline: &Path, buil
     };
     let stdout = stdout.join().expect("stdout reader");
     let stderr = stderr.join().expect("stderr reader");
-    drop(server);
     println!("{stdout}");
     if !stderr.trim().is_empty() {
         println!("--- stderr ---\n{stderr}");
@@ -280,99 +279,18 @@ fn drain(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<String
     })
 }
 
-/// A static file server on an ephemeral 127.0.0.1 port, answering from a few threads; like a
-/// static host it maps folders to `index.html`, unknown paths to `404.html` (status 404), and
-/// sends the site's Content-Security-Policy and `nosniff`, so wrong types and CSP slips show.
+/// The site served on an ephemeral 127.0.0.1 port by the same server as `leakpress serve`
+/// (CSP and `nosniff` on every answer, `404.html` for unknown paths). It runs until the test
+/// process exits.
 struct Server {
     port: u16,
-    server: Arc<tiny_http::Server>,
-    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
     fn start(dir: PathBuf) -> Server {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("listen"));
-        let port = server.server_addr().to_ip().expect("an IP listener").port();
-        let dir = Arc::new(dir);
-        let threads = (0..4)
-            .map(|_| {
-                let server = Arc::clone(&server);
-                let dir = Arc::clone(&dir);
-                std::thread::spawn(move || {
-                    // `recv` fails once `unblock` is called on drop.
-                    while let Ok(request) = server.recv() {
-                        let response = respond(&dir, request.url());
-                        let _ = request.respond(response);
-                    }
-                })
-            })
-            .collect();
-        Server {
-            port,
-            server,
-            threads,
-        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+        let port = listener.local_addr().expect("a local address").port();
+        std::thread::spawn(move || leakpress::serve::serve(listener, dir));
+        Server { port }
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        for _ in &self.threads {
-            self.server.unblock();
-        }
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn respond(dir: &Path, url: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    let path = url.split(['?', '#']).next().unwrap_or("/");
-    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-    let mut target = dir.to_path_buf();
-    for segment in decoded.split('/').filter(|s| !s.is_empty() && *s != ".") {
-        if segment == ".." || segment.contains('\\') {
-            return tiny_http::Response::from_string("bad path").with_status_code(400);
-        }
-        target.push(segment);
-    }
-    if target.is_dir() {
-        target.push("index.html");
-    }
-    let (bytes, status) = match std::fs::read(&target) {
-        Ok(bytes) => (bytes, 200),
-        Err(_) => {
-            target = dir.join("404.html");
-            let body = std::fs::read(&target).unwrap_or_else(|_| b"not found".to_vec());
-            (body, 404)
-        }
-    };
-    let mime = match target.extension().and_then(|e| e.to_str()).unwrap_or("") {
-        "html" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "json" => "application/json",
-        "xml" => "application/xml",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "ico" => "image/x-icon",
-        "pdf" => "application/pdf",
-        "txt" | "sha256" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    };
-    let headers = [
-        ("Content-Type", mime),
-        ("Content-Security-Policy", leakpress::render::CSP),
-        ("X-Content-Type-Options", "nosniff"),
-    ];
-    let mut response = tiny_http::Response::from_data(bytes).with_status_code(status);
-    for (name, value) in headers {
-        if let Ok(header) = tiny_http::Header::from_bytes(name, value) {
-            response = response.with_header(header);
-        }
-    }
-    response
 }

@@ -325,3 +325,40 @@ export async function checkLandmarks(page) {
   await page.locator('main h1, h1').first().waitFor({ state: 'visible' });
   return facts;
 }
+
+/**
+ * Runs `runSite` for each site side by side (each with its own transcript), prints the
+ * transcripts and closes the browser. Returns the exit code from the summary.
+ */
+export async function runSites(browser, sites, runSite, started) {
+  try {
+    await Promise.all(sites.map((site) => withTranscript(site.kind, () => runSite(site))));
+    printTranscripts();
+  } finally {
+    await browser.close();
+  }
+  console.log(`browser: finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return summary();
+}
+
+/**
+ * Runs `main` as the whole script: exits with the code it returns, and fails with whatever
+ * transcripts there are, never hangs, when it crashes or takes more than `seconds`.
+ */
+export function runScript(main, seconds) {
+  setTimeout(() => {
+    printTranscripts();
+    console.log(`browser: timed out after ${seconds} s (transcripts above are as far as each got)`);
+    summary();
+    process.exit(1);
+  }, seconds * 1000).unref();
+  main().then(
+    (code) => process.exit(code),
+    (error) => {
+      printTranscripts();
+      console.log(`browser: crashed: ${error?.stack || error}`);
+      summary();
+      process.exit(1);
+    },
+  );
+}

@@ -20,14 +20,13 @@ import {
   launch,
   openPage,
   step,
-  summary,
   site as makeSite,
   links,
   check,
   CHROMIUM,
   log,
-  withTranscript,
-  printTranscripts,
+  runSites,
+  runScript,
 } from './harness.mjs';
 
 /**
@@ -223,30 +222,8 @@ async function main() {
       await tab.close();
     }
   };
-  try {
-    await Promise.all(sites.map((site) => withTranscript(site.kind, () => runSite(site))));
-    printTranscripts();
-  } finally {
-    await browser.close();
-  }
-  console.log(`browser: finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return summary();
+  return runSites(browser, sites, runSite, started);
 }
 
 // Never hang a test run (tests/browser.rs also kills the driver, later).
-setTimeout(() => {
-  printTranscripts();
-  console.log('browser: timed out after 240 s (transcripts above are as far as each got)');
-  summary();
-  process.exit(1);
-}, 240_000).unref();
-
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    printTranscripts();
-    console.log(`browser: crashed: ${error?.stack || error}`);
-    summary();
-    process.exit(1);
-  },
-);
+runScript(main, 240);

@@ -16,7 +16,6 @@ import {
   launch,
   openPage,
   step,
-  summary,
   site as makeSite,
   followLink,
   links,
@@ -24,8 +23,8 @@ import {
   checkLandmarks,
   CHROMIUM,
   log,
-  withTranscript,
-  printTranscripts,
+  runSites,
+  runScript,
 } from './harness.mjs';
 import { searchSteps } from './search.mjs';
 
@@ -254,31 +253,9 @@ async function main() {
       }
     }
   };
-  try {
-    await Promise.all(sites.map((site) => withTranscript(site.kind, () => runSite(site))));
-    printTranscripts();
-  } finally {
-    await browser.close();
-  }
-  console.log(`browser: finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return summary();
+  return runSites(browser, sites, runSite, started);
 }
 
-// Never hang a test run: the whole script gets 150 s (it normally needs well under a minute;
+// Never hang a test run (it normally needs well under a minute;
 // the margin is for machines busy compiling).
-setTimeout(() => {
-  printTranscripts();
-  console.log('browser: timed out after 150 s (transcripts above are as far as each got)');
-  summary();
-  process.exit(1);
-}, 150_000).unref();
-
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    printTranscripts();
-    console.log(`browser: crashed: ${error?.stack || error}`);
-    summary();
-    process.exit(1);
-  },
-);
+runScript(main, 150);

@@ -28,7 +28,14 @@ export async function searchSteps(tab, site, label) {
   });
 
   const results = async () => {
-    await page.waitForSelector('.search-results .search-result', { timeout: 15000 });
+    try {
+      await page.waitForSelector('.search-results .search-result', { timeout: 15000 });
+    } catch (error) {
+      // Say what the reader saw instead: the status line holds the client's own message.
+      const status = await page.textContent('.search-status').catch(() => null);
+      const q = await page.inputValue('#search-q').catch(() => null);
+      throw new Error(`no results shown for ${JSON.stringify(q)}; status: ${JSON.stringify(status)} (on ${page.url()})`);
+    }
     return page.$$eval('.search-results .search-result', (items) =>
       items.map((li) => ({
         title: li.querySelector('.search-result-title')?.textContent || '',
