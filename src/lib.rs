@@ -154,7 +154,12 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         .collect();
     progress(ProgressEvent::Rendering(docs.len()));
     // The search index takes each body's text as its page renders, before the body is dropped.
-    let search = search_index::Indexer::new(&docs, &collection.agencies, &config);
+    let search = search_index::Indexer::new(
+        &docs,
+        &collection.agencies,
+        &config,
+        tables.profile_fingerprint(),
+    );
     let page_errors: Vec<(usize, Error)> = parked
         .into_par_iter()
         .enumerate()

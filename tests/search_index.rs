@@ -334,13 +334,23 @@ impl Index<'_> {
             Value::String(docs) => {
                 decode_block(docs, Some(entry[2].as_str().unwrap())).expect("decodes")
             }
+            // Tiers [p, i, q, j, first, last, count, max]: block i of pack p<p>, its
+            // positions block j of pack q<q>.
             Value::Array(tiers) => tiers
                 .iter()
                 .flat_map(|r| {
-                    let n = r[0].as_u64().unwrap();
-                    let docs = self.load(&format!("p{n}"));
-                    let positions = self.load(&format!("q{n}"));
-                    decode_block(docs.as_str().unwrap(), positions.as_str()).expect("decodes")
+                    let at = |k: usize| r[k].as_u64().unwrap();
+                    let docs = self.load(&format!("p{}", at(0)));
+                    let positions = self.load(&format!("q{}", at(2)));
+                    let block = decode_block(
+                        docs[at(1) as usize].as_str().unwrap(),
+                        positions[at(3) as usize].as_str(),
+                    )
+                    .expect("decodes");
+                    assert_eq!(block.len() as u64, at(6), "tier count of {term}");
+                    assert_eq!(block[0].doc as u64, at(4));
+                    assert_eq!(block[block.len() - 1].doc as u64, at(5));
+                    block
                 })
                 .collect(),
             other => panic!("bad entry {other}"),
@@ -588,4 +598,54 @@ fn table_records_are_findable_and_filter_by_table() {
             .all(|p| index.facet(p.doc)[2] != field_reports),
         "a redacted column was indexed"
     );
+}
+
+/// The sample archive built by the leakpress binary into a fresh folder, with extra
+/// environment: its `search/` files.
+fn search_files_built_with(env: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
+    let out = tempfile::tempdir().expect("temporary folder");
+    let site = out.path().join("site");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_leakpress"))
+        .args([
+            "--root",
+            env!("CARGO_MANIFEST_DIR"),
+            "build",
+            "--no-cache",
+            "--out",
+        ])
+        .arg(&site)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("leakpress runs");
+    assert!(status.success(), "build failed with {env:?}");
+    let mut files = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(site.join("search")).sort_by_file_name() {
+        let entry = entry.expect("walk");
+        if entry.file_type().is_file() {
+            let rel = entry.path().strip_prefix(&site).unwrap();
+            files.insert(
+                rel.to_string_lossy().replace('\\', "/"),
+                std::fs::read(entry.path()).unwrap(),
+            );
+        }
+    }
+    files
+}
+
+#[test]
+fn a_spilled_index_is_byte_identical_to_one_held_in_memory() {
+    // See: issue 6, "the indexer streams with bounded memory": with a budget of a few
+    // kilobytes every term shard spills many sorted runs, merged back at finish.
+    let held = search_files_built_with(&[]);
+    let spilled = search_files_built_with(&[("LEAKPRESS_INDEX_MEMORY", "4096")]);
+    assert!(held.len() > 10, "{} index files", held.len());
+    assert_eq!(
+        held.keys().collect::<Vec<_>>(),
+        spilled.keys().collect::<Vec<_>>()
+    );
+    for (path, bytes) in &held {
+        assert!(bytes == &spilled[path], "{path} differs once spilled");
+    }
 }

@@ -366,6 +366,73 @@ fn output_is_deterministic_across_thread_counts() {
     }
 }
 
+/// The search index folder (`search/<key>/`) of a built site.
+fn search_key(site: &Site) -> String {
+    site.files
+        .keys()
+        .find_map(|p| p.strip_prefix("search/")?.strip_suffix("/manifest.js"))
+        .expect("a search manifest")
+        .to_owned()
+}
+
+/// Builds a copy of the fixture whose `tables.yaml` has `from` replaced by `to`.
+fn built_with_profile_edit(from: &str, to: &str) -> Site {
+    let temp = copy_archive(&archive());
+    let profile = temp.path().join("tables.yaml");
+    let yaml = std::fs::read_to_string(&profile).unwrap();
+    let edited = yaml.replace(from, to);
+    assert_ne!(yaml, edited, "{from:?} is in the profile");
+    std::fs::write(&profile, edited).unwrap();
+    build_memory(temp.path(), false, Some(2))
+}
+
+#[test]
+fn renaming_a_table_changes_its_records_and_the_search_key() {
+    let before = built();
+    let after = built_with_profile_edit("name: Categories", "name: Kinds");
+    let page = "alpha/category/1/index.html";
+    assert_ne!(before.html(page), after.html(page));
+    assert!(text_of(&after.html(page)).contains("Kinds"));
+    assert_ne!(search_key(&before), search_key(&after));
+}
+
+#[test]
+fn hiding_a_field_changes_its_records_and_the_search_index() {
+    let before = built();
+    let after = built_with_profile_edit("Log: pre", "Log: hidden");
+    let page = "alpha/documents/1/index.html";
+    assert!(before.html(page).contains("raw\tlog"));
+    assert!(!after.html(page).contains("raw\tlog"), "hidden field shown");
+    // The index changes with it (whatever its folder is called).
+    let shard_text = |site: &Site| {
+        site.files
+            .iter()
+            .filter(|(p, _)| p.starts_with("search/"))
+            .map(|(_, bytes)| String::from_utf8_lossy(bytes).into_owned())
+            .collect::<String>()
+    };
+    assert_ne!(shard_text(&before), shard_text(&after));
+}
+
+// The search folder is served `immutable` (netlify.toml), so a profile edit that hides or
+// redacts a column must change its name, or readers keep the old shards, hidden text and all.
+// Neither profile file is a document, so the key takes `TableSet::profile_fingerprint`.
+#[test]
+fn a_field_type_edit_changes_the_search_key() {
+    let before = built();
+    let after = built_with_profile_edit("Log: pre", "Log: hidden");
+    assert_ne!(search_key(&before), search_key(&after));
+    let agency_edit = {
+        let temp = copy_archive(&archive());
+        let path = temp.path().join("content/bravo/_tables.yaml");
+        let yaml = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{yaml}\n# edited\n")).unwrap();
+        build_memory(temp.path(), false, Some(2))
+    };
+    // A comment changes no profile, so no key.
+    assert_eq!(search_key(&before), search_key(&agency_edit));
+}
+
 #[test]
 fn table_set_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}

@@ -13,7 +13,8 @@
 //!   soon as a chunk is complete. Records are the exception: their titles and excerpts (at
 //!   most [`EXCERPT_CHARS`]) wait for [`Indexer::finish`], because their numbers are only
 //!   known once all of them have arrived.
-//! - Output is deterministic whatever the thread count: terms sorted, documents numbered by a
+//! - Output is deterministic whatever the thread count: terms sorted (scored and encoded in
+//!   parallel, then packed one at a time in term order), documents numbered by a
 //!   total order, records numbered after them by (agency, table, URL), file names from a
 //!   hash of the documents ([`Indexer::key`]), never from thread timing. Term ids are
 //!   interned in [`TERM_SHARDS`] independently locked maps in arrival order, which is only
@@ -38,12 +39,19 @@
 //!   as UTF-16, as JS compares strings) and largest document frequency. A heavy prefix thus
 //!   costs a reader one small redirect list plus one leaf, and the manifest does not change.
 //! - `entry` is `[df, docs, positions]` with both strings inline ([`encode`]) when together at
-//!   most [`INLINE_BYTES`], else `[df, [[n, first_doc, last_doc, count, max_impact]]]`:
-//!   *tiers* of postings by impact, highest first (the best [`TIERS`]\[0\], the next
-//!   [`TIERS`]\[1\], …, then [`BLOCK_POSTINGS`] at a time), each sorted by document, its
-//!   documents in `p<n>.js` → `load("p<n>", docs)` and its positions in `q<n>.js` →
-//!   `load("q<n>", positions)`. A one-word query reads the first tier only and already has
-//!   its best results; positions are fetched only for phrases.
+//!   most [`INLINE_BYTES`], else `[df, [[p, i, q, j, first_doc, last_doc, count,
+//!   max_impact]]]`: *tiers* of postings by impact, highest first (the best [`TIERS`]\[0\],
+//!   the next [`TIERS`]\[1\], …, then [`BLOCK_POSTINGS`] at a time), each sorted by
+//!   document. A tier's documents string is item `i` of the *pack* `p<p>.js` → `load("p<p>",
+//!   [docs, …])` and its positions string item `j` of the pack `q<q>.js` → `load("q<q>",
+//!   [positions, …])`. A one-word query reads the first tier only and already has its best
+//!   results; positions are fetched only for phrases.
+//! - Packs hold the tiers of neighbouring terms (in term order), so the index is a few
+//!   thousand files rather than two per tier: tier 0 blocks go to packs of at most
+//!   [`DOC_PACK_BYTES`]\[0\] bytes (what a one-word query reads), tier 1 blocks to packs of
+//!   [`DOC_PACK_BYTES`]\[1\], later tiers to [`DOC_PACK_BYTES`]\[2\]; positions, read only
+//!   for phrases, to packs of [`POSITION_PACK_BYTES`]. A block larger than its pack size is
+//!   a pack alone. Terms read together (a prefix's expansions) tend to share packs.
 //! - `d<n>.js` → `load("d<n>", [[title, url, date, excerpt]])`: documents `n*chunk ..`
 //!   (`url` a site path without `/`, `date` ISO or "", `excerpt` the text's start, at most
 //!   [`EXCERPT_CHARS`]). Small chunks, because the ten results of a page are usually ten
@@ -71,6 +79,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
+use rayon::prelude::*;
 use serde_json::json;
 
 use crate::collect::Agency;
@@ -84,7 +93,7 @@ pub use encode::{Posting, decode_block, encode_block, fnv1a};
 pub use tokenize::{Mode, Token, tokenize};
 
 /// Format version, in the manifest and the key.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Documents per `d<n>.js` file.
 pub const DOC_CHUNK: usize = 4;
 /// Characters of text kept per document for excerpts.
@@ -97,6 +106,26 @@ pub const INLINE_BYTES: usize = 384;
 pub const TIERS: &[usize] = &[128, 512, 2048];
 /// Postings per tier after [`TIERS`].
 pub const BLOCK_POSTINGS: usize = 4096;
+/// Largest `p<n>.js` pack (bytes of document strings) for tier 0, tier 1 and later tiers; a
+/// larger block is a pack alone. Packing tiers of neighbouring terms keeps the file count
+/// down at the cost of a few neighbours' bytes per file read.
+pub const DOC_PACK_BYTES: [usize; 3] = [2560, 6144, 16384];
+/// Largest `q<n>.js` pack (bytes of position strings): only phrase queries read them.
+pub const POSITION_PACK_BYTES: usize = 64 * 1024;
+/// Postings scored and encoded per parallel batch at finish.
+const BATCH_POSTINGS: usize = 1 << 20;
+/// Bytes of postings and positions held in memory while indexing; past this, each term
+/// shard's postings go to a spill file as a sorted run, merged back per term at finish.
+/// `LEAKPRESS_INDEX_MEMORY` (bytes) overrides it, for tests. (Vectors may hold up to twice
+/// their length in capacity.)
+pub const MEMORY_BUDGET: usize = 256 << 20;
+
+fn memory_budget() -> usize {
+    std::env::var("LEAKPRESS_INDEX_MEMORY")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(MEMORY_BUDGET)
+}
 /// Target size of one root dictionary shard, used to pick the shard count.
 pub const SHARD_BYTES: usize = 8 * 1024;
 /// A prefix group larger than this is split into sub-shards of about this size.
@@ -167,12 +196,252 @@ struct RawPosting {
     pos_len: u8,
 }
 
-/// One of the [`TERM_SHARDS`] term maps with the postings of its terms.
+/// One of the [`TERM_SHARDS`] term maps with the postings of its terms (those not spilled).
 #[derive(Default)]
 struct TermShard {
     ids: FastMap<String, u32>,
     postings: Vec<RawPosting>,
     positions: Vec<u32>,
+}
+
+impl TermShard {
+    fn held_bytes(&self) -> usize {
+        self.postings.len() * std::mem::size_of::<RawPosting>() + self.positions.len() * 4
+    }
+}
+
+/// A shard's postings as one spill run, grouped by term in term order (bytes, as `Ord` on
+/// `String`, the order finish visits terms in). Per term: id `u32`, count `u32`, then per
+/// posting doc `u32`, title_tf `u16`, body_tf `u32`, agency_tf `u16`, npos `u8` and `npos`
+/// positions `u32`, all little-endian.
+fn encode_run(shard: &TermShard) -> Vec<u8> {
+    let mut order: Vec<u32> = (0..shard.postings.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| shard.postings[i as usize].term);
+    let mut present = vec![false; shard.ids.len()];
+    for p in &shard.postings {
+        present[p.term as usize] = true;
+    }
+    let mut terms: Vec<(&str, u32)> = shard
+        .ids
+        .iter()
+        .filter(|(_, id)| present[**id as usize])
+        .map(|(t, &id)| (t.as_str(), id))
+        .collect();
+    terms.sort_unstable();
+    // Where each term's postings start in `order`.
+    let mut first = vec![0u32; shard.ids.len() + 1];
+    for p in &shard.postings {
+        first[p.term as usize + 1] += 1;
+    }
+    for i in 1..first.len() {
+        first[i] += first[i - 1];
+    }
+    let mut out = Vec::with_capacity(shard.held_bytes() + terms.len() * 8);
+    for (_, id) in terms {
+        let list = &order[first[id as usize] as usize..first[id as usize + 1] as usize];
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&(list.len() as u32).to_le_bytes());
+        for &i in list {
+            let p = &shard.postings[i as usize];
+            out.extend_from_slice(&p.doc.to_le_bytes());
+            out.extend_from_slice(&p.title_tf.to_le_bytes());
+            out.extend_from_slice(&p.body_tf.to_le_bytes());
+            out.extend_from_slice(&p.agency_tf.to_le_bytes());
+            out.push(p.pos_len);
+            let start = p.pos_start as usize;
+            for pos in &shard.positions[start..start + p.pos_len as usize] {
+                out.extend_from_slice(&pos.to_le_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// Postings written out of memory: sorted runs in one temporary file, unlinked at once
+/// (like [`crate::document::BodySpill`]), so a killed build leaves nothing behind.
+#[derive(Default)]
+struct PostingSpill {
+    file: Option<std::fs::File>,
+    /// The file's path while it still has one (where an open file cannot be unlinked).
+    path: Option<std::path::PathBuf>,
+    end: u64,
+    /// By term shard: its runs as byte ranges, oldest first.
+    runs: Vec<Vec<(u64, u64)>>,
+    /// The first write error: indexing goes on, finish reports it.
+    error: Option<String>,
+}
+
+impl PostingSpill {
+    fn put(&mut self, shard: usize, run: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(err) = self.try_put(shard, run) {
+            self.error = Some(err.to_string());
+        }
+    }
+
+    fn try_put(&mut self, shard: usize, run: &[u8]) -> std::io::Result<()> {
+        if self.file.is_none() {
+            static SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let path = std::env::temp_dir().join(format!(
+                ".leakpress-index-{}-{}.tmp",
+                std::process::id(),
+                SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
+            self.path = std::fs::remove_file(&path).err().map(|_| path);
+            self.file = Some(file);
+            self.runs = (0..TERM_SHARDS).map(|_| Vec::new()).collect();
+        }
+        let file = self.file.as_ref().expect("created above");
+        write_at(file, run, self.end)?;
+        let start = self.end;
+        self.end += run.len() as u64;
+        self.runs[shard].push((start, self.end));
+        Ok(())
+    }
+}
+
+impl Drop for PostingSpill {
+    fn drop(&mut self) {
+        if let Some(path) = &self.path {
+            // Best effort: a leftover temporary file is harmless and outside the site.
+            std::fs::remove_file(path).ok();
+        }
+    }
+}
+
+#[cfg(unix)]
+fn write_at(file: &std::fs::File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
+}
+
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, bytes: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, bytes, offset)
+}
+
+/// Writes go through the spill's lock and reads happen on one thread: the shared cursor is
+/// safe to move.
+#[cfg(not(unix))]
+fn write_at(mut file: &std::fs::File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Seek, Write};
+    file.seek(std::io::SeekFrom::Start(offset))?;
+    file.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn read_at(mut file: &std::fs::File, bytes: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek};
+    file.seek(std::io::SeekFrom::Start(offset))?;
+    file.read_exact(bytes)
+}
+
+/// Reads one spill run front to back through a small buffer.
+struct RunReader<'f> {
+    file: &'f std::fs::File,
+    /// Next file offset to read, and the run's end.
+    at: u64,
+    end: u64,
+    buf: Vec<u8>,
+    pos: usize,
+    /// The term id of the next group, or `None` at the end.
+    head: Option<u32>,
+}
+
+const RUN_BUFFER: usize = 64 * 1024;
+
+impl<'f> RunReader<'f> {
+    fn new(file: &'f std::fs::File, start: u64, end: u64) -> std::io::Result<RunReader<'f>> {
+        let mut reader = RunReader {
+            file,
+            at: start,
+            end,
+            buf: Vec::new(),
+            pos: 0,
+            head: None,
+        };
+        reader.next_head()?;
+        Ok(reader)
+    }
+
+    /// Makes at least `need` unread bytes available.
+    fn fill(&mut self, need: usize) -> std::io::Result<()> {
+        if self.buf.len() - self.pos >= need {
+            return Ok(());
+        }
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+        let want = need.max(RUN_BUFFER) - self.buf.len();
+        let len = (want as u64).min(self.end - self.at) as usize;
+        if self.buf.len() + len < need {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "search index spill run cut short",
+            ));
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + len, 0);
+        read_at(self.file, &mut self.buf[old..], self.at)?;
+        self.at += len as u64;
+        Ok(())
+    }
+
+    fn bytes<const N: usize>(&mut self) -> [u8; N] {
+        let mut out = [0u8; N];
+        out.copy_from_slice(&self.buf[self.pos..self.pos + N]);
+        self.pos += N;
+        out
+    }
+
+    fn next_head(&mut self) -> std::io::Result<()> {
+        if self.at == self.end && self.pos == self.buf.len() {
+            self.head = None;
+            return Ok(());
+        }
+        self.fill(4)?;
+        self.head = Some(u32::from_le_bytes(self.bytes()));
+        Ok(())
+    }
+
+    /// Appends the head term's postings (positions into `positions`), then moves on.
+    fn take(
+        &mut self,
+        postings: &mut Vec<RawPosting>,
+        positions: &mut Vec<u32>,
+    ) -> std::io::Result<()> {
+        let term = self.head.unwrap_or(0);
+        self.fill(4)?;
+        let count = u32::from_le_bytes(self.bytes());
+        for _ in 0..count {
+            self.fill(13)?;
+            let doc = u32::from_le_bytes(self.bytes());
+            let title_tf = u16::from_le_bytes(self.bytes());
+            let body_tf = u32::from_le_bytes(self.bytes());
+            let agency_tf = u16::from_le_bytes(self.bytes());
+            let [pos_len] = self.bytes::<1>();
+            self.fill(pos_len as usize * 4)?;
+            let pos_start = positions.len() as u32;
+            for _ in 0..pos_len {
+                positions.push(u32::from_le_bytes(self.bytes()));
+            }
+            postings.push(RawPosting {
+                term,
+                doc,
+                title_tf,
+                body_tf,
+                agency_tf,
+                pos_start,
+                pos_len,
+            });
+        }
+        self.next_head()
+    }
 }
 
 /// Per-document term counts during tokenizing (no heap: this is built for every term of
@@ -244,23 +513,28 @@ pub struct Indexer {
     agency_names: HashMap<String, String>,
     docs_total: usize,
     shards: Vec<Mutex<TermShard>>,
+    /// Bytes of postings one term shard holds before they go to the spill file.
+    shard_budget: usize,
+    spill: Mutex<PostingSpill>,
     pending: Mutex<Pending>,
     records: Mutex<Vec<RecordEntry>>,
 }
 
 impl Indexer {
     /// Numbers the documents and derives the key from every input of the index.
-    pub fn new(docs: &[Document], agencies: &[Agency], config: &Config) -> Indexer {
+    /// `inputs` names what else the records' text comes from (the table profile's
+    /// fingerprint), since the profile files are not documents.
+    pub fn new(docs: &[Document], agencies: &[Agency], config: &Config, inputs: &str) -> Indexer {
         let mut order: Vec<usize> = (0..docs.len()).collect();
         order.sort_by(|&a, &b| facet_key(&docs[a]).cmp(&facet_key(&docs[b])));
         let mut number_of = vec![0u32; docs.len()];
         for (number, &id) in order.iter().enumerate() {
             number_of[id] = number as u32;
         }
-        // Records are not in the key: their text comes from the tables, which are documents
-        // here (with their SHA-256), and from the config and profile.
+        // Records are not in the key one by one: their text comes from the tables, which are
+        // documents here (with their SHA-256), from the config, and from the profile (`inputs`).
         let mut key_input = format!(
-            "leakpress {} index v{FORMAT_VERSION}\n{config:?}\n",
+            "leakpress {} index v{FORMAT_VERSION}\n{config:?}\n{inputs}\n",
             env!("CARGO_PKG_VERSION")
         );
         for doc in docs {
@@ -295,6 +569,8 @@ impl Indexer {
                 chunks: BTreeMap::new(),
             }),
             records: Mutex::new(Vec::new()),
+            shard_budget: memory_budget() / TERM_SHARDS,
+            spill: Mutex::new(PostingSpill::default()),
         }
     }
 
@@ -472,6 +748,15 @@ impl Indexer {
                     pos_len: counts.npos,
                 });
             }
+            if shard.held_bytes() > self.shard_budget {
+                let run = encode_run(shard);
+                shard.postings.clear();
+                shard.positions.clear();
+                self.spill
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .put(shard_index, &run);
+            }
             rest = after;
         }
         drained.clear();
@@ -516,6 +801,22 @@ impl Indexer {
             .iter()
             .map(|s| std::mem::take(&mut *s.lock().unwrap_or_else(|e| e.into_inner())))
             .collect();
+        let spill = std::mem::take(&mut *self.spill.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Some(err) = &spill.error {
+            return Err(crate::error::Error::Other(format!(
+                "search index spill file failed: {err}"
+            )));
+        }
+        // One reader per spilled run, by term shard: each run is sorted by term, and terms
+        // are visited in that order, so every run is read once, front to back.
+        let mut runs: Vec<Vec<RunReader<'_>>> = (0..TERM_SHARDS).map(|_| Vec::new()).collect();
+        if let Some(file) = &spill.file {
+            for (s, list) in spill.runs.iter().enumerate() {
+                for &(start, end) in list {
+                    runs[s].push(RunReader::new(file, start, end)?);
+                }
+            }
+        }
 
         // Records arrived in thread order: number them by (agency, table, URL) after the
         // documents, so each agency's table is one facet range and the output is stable.
@@ -560,52 +861,90 @@ impl Indexer {
         let (avg_title, avg_body) = averages(&lengths);
 
         // Every term with where its postings are, in sorted order.
+        let by_term: Vec<Vec<Vec<u32>>> = shards
+            .par_iter()
+            .map(|shard| {
+                let mut lists = vec![Vec::new(); shard.ids.len()];
+                for (i, p) in shard.postings.iter().enumerate() {
+                    lists[p.term as usize].push(i as u32);
+                }
+                lists
+            })
+            .collect();
         let mut terms: Vec<(String, usize, u32)> = Vec::new();
-        let mut by_term: Vec<Vec<Vec<u32>>> = Vec::with_capacity(shards.len());
         for (s, shard) in shards.iter().enumerate() {
-            let mut lists = vec![Vec::new(); shard.ids.len()];
-            for (i, p) in shard.postings.iter().enumerate() {
-                lists[p.term as usize].push(i as u32);
-            }
-            by_term.push(lists);
             terms.extend(shard.ids.iter().map(|(t, &id)| (t.clone(), s, id)));
         }
-        terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        terms.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
+        let scorer = Scorer {
+            n_docs,
+            lengths: &lengths,
+            avg_title,
+            avg_body,
+        };
+        // Terms are scored and encoded in parallel, a batch at a time, then packed one by one
+        // in term order: the packs, and so every byte written, do not depend on the threads.
         let mut entries: Vec<DictEntry> = Vec::with_capacity(terms.len());
-        let mut block_file = 0usize;
-        for (term, s, id) in terms {
-            let shard = &shards[s];
-            let list = std::mem::take(&mut by_term[s][id as usize]);
-            let df = list.len();
-            let idf = (1.0 + (n_docs as f64 - df as f64 + 0.5) / (df as f64 + 0.5)).ln();
-            let mut postings: Vec<Posting> = list
-                .iter()
-                .map(|&i| {
-                    let p = &shard.postings[i as usize];
-                    let doc = renumber(p.doc);
-                    let (title_len, body_len) = lengths[doc as usize];
-                    let inputs = RankInputs {
-                        title_tf: p.title_tf as f64,
-                        body_tf: p.body_tf as f64,
-                        agency_tf: p.agency_tf as f64,
-                        title_len: title_len as f64,
-                        body_len: body_len as f64,
-                        avg_title,
-                        avg_body,
-                    };
-                    let start = p.pos_start as usize;
-                    Posting {
-                        doc,
-                        impact: impact(idf, &inputs),
-                        positions: shard.positions[start..start + p.pos_len as usize].to_vec(),
+        let mut packer = Packer::default();
+        let mut start = 0;
+        while start < terms.len() {
+            let mut end = start;
+            let mut batch = 0;
+            // Postings read back from the spill file, for the terms of this batch.
+            let mut spilled: Vec<(Vec<RawPosting>, Vec<u32>)> = Vec::new();
+            while end < terms.len() && (end == start || batch < BATCH_POSTINGS) {
+                let (_, s, id) = terms[end];
+                let mut from_disk = (Vec::new(), Vec::new());
+                for run in &mut runs[s] {
+                    if run.head == Some(id) {
+                        run.take(&mut from_disk.0, &mut from_disk.1)?;
                     }
+                }
+                batch += by_term[s][id as usize].len() + from_disk.0.len();
+                spilled.push(from_disk);
+                end += 1;
+            }
+            let values: Vec<(usize, TermValue)> = terms[start..end]
+                .par_iter()
+                .zip(spilled.par_iter())
+                .map(|(&(_, s, id), (disk_postings, disk_positions))| {
+                    let shard = &shards[s];
+                    let list = &by_term[s][id as usize];
+                    let in_memory = list.iter().map(|&i| {
+                        let p = &shard.postings[i as usize];
+                        let start = p.pos_start as usize;
+                        (
+                            renumber(p.doc),
+                            p,
+                            &shard.positions[start..start + p.pos_len as usize],
+                        )
+                    });
+                    let from_disk = disk_postings.iter().map(|p| {
+                        let start = p.pos_start as usize;
+                        (
+                            renumber(p.doc),
+                            p,
+                            &disk_positions[start..start + p.pos_len as usize],
+                        )
+                    });
+                    // Which part of the list was spilled changes nothing: scoring sorts by
+                    // document.
+                    let df = list.len() + disk_postings.len();
+                    (df, term_value(scorer.score(df, in_memory.chain(from_disk))))
                 })
                 .collect();
-            postings.sort_by_key(|p| p.doc);
-            let value = self.term_entry(out, postings, &mut block_file)?;
-            entries.push((term, value, df));
+            for ((term, _, _), (df, value)) in terms[start..end].iter_mut().zip(values) {
+                let entry = packer.entry(df, value);
+                entries.push((std::mem::take(term), entry, df));
+            }
+            self.write_files(out, packer.take_closed())?;
+            start = end;
         }
+        packer.close_all();
+        self.write_files(out, packer.take_closed())?;
+        drop(by_term);
+        drop(shards);
         let shards = self.write_dictionary(out, entries)?;
         // The facet table: one row per run of equal (agency, kind, year).
         let mut order: Vec<usize> = (0..docs.len()).collect();
@@ -659,45 +998,11 @@ impl Indexer {
         Ok(format!("search/{}/manifest.js", self.key))
     }
 
-    /// One term's dictionary entry (JSON): inline when small, else impact tiers written to
-    /// `p<n>.js`/`q<n>.js`. `postings` are sorted by document.
-    fn term_entry(
-        &self,
-        out: &Output,
-        postings: Vec<Posting>,
-        block_file: &mut usize,
-    ) -> Result<String> {
-        let df = postings.len();
-        let (docs, positions) = encode_block(&postings);
-        if docs.len() + positions.len() <= INLINE_BYTES {
-            return Ok(json!([df, docs, positions]).to_string());
-        }
-        let mut by_impact = postings;
-        by_impact.sort_by(|a, b| b.impact.cmp(&a.impact).then(a.doc.cmp(&b.doc)));
-        let mut refs = Vec::new();
-        let mut rest = &mut by_impact[..];
-        let mut tier = 0;
-        while !rest.is_empty() {
-            let size = TIERS.get(tier).copied().unwrap_or(BLOCK_POSTINGS);
-            tier += 1;
-            let (block, after) = rest.split_at_mut(size.min(rest.len()));
-            let max_impact = block.iter().map(|p| p.impact).max().unwrap_or(0);
-            block.sort_by_key(|p| p.doc);
-            let (docs, positions) = encode_block(block);
-            let n = *block_file;
-            *block_file += 1;
-            self.write_script(out, &format!("p{n}"), &json!(docs).to_string())?;
-            self.write_script(out, &format!("q{n}"), &json!(positions).to_string())?;
-            refs.push(json!([
-                n,
-                block[0].doc,
-                block[block.len() - 1].doc,
-                block.len(),
-                max_impact
-            ]));
-            rest = after;
-        }
-        Ok(json!([df, refs]).to_string())
+    /// Writes `(id, data)` scripts, in parallel: each is its own file.
+    fn write_files(&self, out: &Output, files: Vec<(String, String)>) -> Result<()> {
+        files
+            .par_iter()
+            .try_for_each(|(id, data)| self.write_script(out, id, data))
     }
 
     /// Writes the root shards and the sub-shards of heavy prefix groups; returns the number
@@ -719,6 +1024,7 @@ impl Indexer {
             Split(String),
         }
         let mut items: Vec<(String, Item, usize)> = Vec::new();
+        let mut files: Vec<(String, String)> = Vec::new();
         let mut sub_shard = 0usize;
         for (prefix, mut list) in groups {
             let bytes: usize = list.iter().map(size_of).sum();
@@ -740,8 +1046,7 @@ impl Indexer {
                 }
                 let leaf_entries = &list[start..end];
                 let max_df = leaf_entries.iter().map(|e| e.2).max().unwrap_or(0);
-                let id = format!("s{sub_shard}");
-                self.write_script(out, &id, &terms_object(leaf_entries))?;
+                files.push((format!("s{sub_shard}"), terms_object(leaf_entries)));
                 children.push(json!([leaf_entries[0].0, sub_shard, max_df]));
                 sub_shard += 1;
                 start = end;
@@ -774,14 +1079,226 @@ impl Indexer {
                 data.push_str(list);
             }
             data.push_str("}]");
-            self.write_script(out, &format!("t{n}"), &data)?;
+            files.push((format!("t{n}"), data));
         }
+        self.write_files(out, files)?;
         Ok(shards)
     }
 }
 
 /// A dictionary entry on its way to a shard: (term, entry JSON, document frequency).
 type DictEntry = (String, String, usize);
+
+/// What scoring needs about the whole collection.
+struct Scorer<'a> {
+    n_docs: usize,
+    /// By final document number: (title, body) lengths in positions.
+    lengths: &'a [(u32, u32)],
+    avg_title: f64,
+    avg_body: f64,
+}
+
+impl Scorer<'_> {
+    /// One term's postings, scored and sorted by document, from its `df` raw postings given
+    /// as (final document number, counts, positions).
+    fn score<'p>(
+        &self,
+        df: usize,
+        raw: impl Iterator<Item = (u32, &'p RawPosting, &'p [u32])>,
+    ) -> Vec<Posting> {
+        let idf = (1.0 + (self.n_docs as f64 - df as f64 + 0.5) / (df as f64 + 0.5)).ln();
+        let mut postings: Vec<Posting> = raw
+            .map(|(doc, p, positions)| {
+                let (title_len, body_len) = self.lengths[doc as usize];
+                let inputs = RankInputs {
+                    title_tf: p.title_tf as f64,
+                    body_tf: p.body_tf as f64,
+                    agency_tf: p.agency_tf as f64,
+                    title_len: title_len as f64,
+                    body_len: body_len as f64,
+                    avg_title: self.avg_title,
+                    avg_body: self.avg_body,
+                };
+                Posting {
+                    doc,
+                    impact: impact(idf, &inputs),
+                    positions: positions.to_vec(),
+                }
+            })
+            .collect();
+        postings.sort_by_key(|p| p.doc);
+        postings
+    }
+}
+
+/// One term's postings, encoded: inline JSON, or tiers still to be packed.
+enum TermValue {
+    /// `[df,"docs","positions"]`.
+    Inline(String),
+    /// Impact tiers, best first.
+    Tiers(Vec<TierBlock>),
+}
+
+/// One impact tier of a long posting list, encoded ([`encode_block`]).
+struct TierBlock {
+    docs: String,
+    positions: String,
+    first_doc: u32,
+    last_doc: u32,
+    count: usize,
+    max_impact: u32,
+}
+
+/// Encodes a term's postings (sorted by document): inline when small, else impact tiers.
+/// Pure, so terms are encoded in parallel.
+fn term_value(postings: Vec<Posting>) -> TermValue {
+    let df = postings.len();
+    let (docs, positions) = encode_block(&postings);
+    if docs.len() + positions.len() <= INLINE_BYTES {
+        // Both strings use only ALPHABET characters: no escaping needed.
+        return TermValue::Inline(format!("[{df},\"{docs}\",\"{positions}\"]"));
+    }
+    let mut by_impact = postings;
+    by_impact.sort_by(|a, b| b.impact.cmp(&a.impact).then(a.doc.cmp(&b.doc)));
+    let mut tiers = Vec::new();
+    let mut rest = &mut by_impact[..];
+    while !rest.is_empty() {
+        let size = TIERS.get(tiers.len()).copied().unwrap_or(BLOCK_POSTINGS);
+        let (block, after) = rest.split_at_mut(size.min(rest.len()));
+        let max_impact = block.iter().map(|p| p.impact).max().unwrap_or(0);
+        block.sort_by_key(|p| p.doc);
+        let (docs, positions) = encode_block(block);
+        tiers.push(TierBlock {
+            docs,
+            positions,
+            first_doc: block[0].doc,
+            last_doc: block[block.len() - 1].doc,
+            count: block.len(),
+            max_impact,
+        });
+        rest = after;
+    }
+    TermValue::Tiers(tiers)
+}
+
+/// Which `p` pack stream a tier goes to: tier 0, tier 1, or later tiers. A one-word query
+/// reads tier 0 only, so its packs are the smallest.
+fn pack_class(tier: usize) -> usize {
+    tier.min(DOC_PACK_BYTES.len() - 1)
+}
+
+/// A pack being filled: `items` will be its JSON array of strings.
+#[derive(Default)]
+struct OpenPack {
+    id: usize,
+    items: Vec<String>,
+    bytes: usize,
+}
+
+/// Assigns tier blocks to packs (`p<n>.js` for documents, `q<n>.js` for positions) in the
+/// order terms come, closing a pack when the next block would pass its size.
+#[derive(Default)]
+struct Packer {
+    docs: [OpenPack; 3],
+    positions: OpenPack,
+    next_docs: usize,
+    next_positions: usize,
+    /// Closed packs not yet written: (script id, data).
+    closed: Vec<(String, String)>,
+}
+
+impl Packer {
+    /// The dictionary entry (JSON) for a term, its tiers added to packs.
+    fn entry(&mut self, df: usize, value: TermValue) -> String {
+        let tiers = match value {
+            TermValue::Inline(json) => return json,
+            TermValue::Tiers(tiers) => tiers,
+        };
+        let mut out = format!("[{df},[");
+        for (tier, block) in tiers.into_iter().enumerate() {
+            let class = pack_class(tier);
+            let (p, i) = Self::put(
+                &mut self.docs[class],
+                &mut self.next_docs,
+                'p',
+                DOC_PACK_BYTES[class],
+                block.docs,
+                &mut self.closed,
+            );
+            let (q, j) = Self::put(
+                &mut self.positions,
+                &mut self.next_positions,
+                'q',
+                POSITION_PACK_BYTES,
+                block.positions,
+                &mut self.closed,
+            );
+            if tier > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!(
+                "[{p},{i},{q},{j},{},{},{},{}]",
+                block.first_doc, block.last_doc, block.count, block.max_impact
+            ));
+        }
+        out.push_str("]]");
+        out
+    }
+
+    /// Adds `item` to `pack` (closing it first if `item` would take it past `cap`); returns
+    /// (pack number, index in the pack).
+    fn put(
+        pack: &mut OpenPack,
+        next: &mut usize,
+        letter: char,
+        cap: usize,
+        item: String,
+        closed: &mut Vec<(String, String)>,
+    ) -> (usize, usize) {
+        let cost = item.len() + 3;
+        if !pack.items.is_empty() && pack.bytes + cost > cap {
+            Self::close(pack, letter, closed);
+        }
+        if pack.items.is_empty() {
+            pack.id = *next;
+            *next += 1;
+        }
+        pack.bytes += cost;
+        pack.items.push(item);
+        (pack.id, pack.items.len() - 1)
+    }
+
+    fn close(pack: &mut OpenPack, letter: char, closed: &mut Vec<(String, String)>) {
+        if pack.items.is_empty() {
+            return;
+        }
+        let mut data = String::with_capacity(pack.bytes + 2);
+        data.push('[');
+        for (i, item) in pack.items.drain(..).enumerate() {
+            if i > 0 {
+                data.push(',');
+            }
+            data.push('"');
+            data.push_str(&item);
+            data.push('"');
+        }
+        data.push(']');
+        closed.push((format!("{letter}{}", pack.id), data));
+        pack.bytes = 0;
+    }
+
+    /// Closes every open pack (after the last term).
+    fn close_all(&mut self) {
+        for pack in &mut self.docs {
+            Self::close(pack, 'p', &mut self.closed);
+        }
+        Self::close(&mut self.positions, 'q', &mut self.closed);
+    }
+
+    fn take_closed(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.closed)
+    }
+}
 
 /// `{"term":entry,…}` from already serialized entries.
 fn terms_object(entries: &[DictEntry]) -> String {
@@ -911,7 +1428,7 @@ mod tests {
     #[test]
     fn a_heavy_prefix_splits_into_sub_shards_the_root_lists() {
         let out = Output::memory();
-        let indexer = Indexer::new(&[], &[], &Config::default());
+        let indexer = Indexer::new(&[], &[], &Config::default(), "");
         let key = indexer.key().to_owned();
         let mut entries: Vec<(String, String, usize)> = (0..3000)
             .map(|i| {
@@ -953,9 +1470,6 @@ mod tests {
 
     #[test]
     fn long_posting_lists_go_out_in_impact_tiers() {
-        let out = Output::memory();
-        let indexer = Indexer::new(&[], &[], &Config::default());
-        let key = indexer.key().to_owned();
         let postings: Vec<Posting> = (0..3000)
             .map(|doc| Posting {
                 doc,
@@ -963,41 +1477,94 @@ mod tests {
                 positions: vec![doc % 5],
             })
             .collect();
-        let mut next = 0;
+        let mut packer = Packer::default();
         let entry: serde_json::Value =
-            serde_json::from_str(&indexer.term_entry(&out, postings, &mut next).unwrap()).unwrap();
+            serde_json::from_str(&packer.entry(3000, term_value(postings))).unwrap();
+        packer.close_all();
+        let files: BTreeMap<String, serde_json::Value> = packer
+            .take_closed()
+            .into_iter()
+            .map(|(id, data)| (id, serde_json::from_str(&data).unwrap()))
+            .collect();
         assert_eq!(entry[0], 3000);
         let refs = entry[1].as_array().unwrap();
-        let counts: Vec<u64> = refs.iter().map(|r| r[3].as_u64().unwrap()).collect();
+        let counts: Vec<u64> = refs.iter().map(|r| r[6].as_u64().unwrap()).collect();
         assert_eq!(counts, [128, 512, 2048, 312]);
-        let files = out.into_files();
-        let tier = |n: u64| {
-            let docs = script(&files, &key, &format!("p{n}"));
-            let positions = script(&files, &key, &format!("q{n}"));
+        let tier = |r: &serde_json::Value| {
+            let at = |k: usize| r[k].as_u64().unwrap();
+            let docs = &files[&format!("p{}", at(0))][at(1) as usize];
+            let positions = &files[&format!("q{}", at(2))][at(3) as usize];
             decode_block(docs.as_str().unwrap(), positions.as_str()).unwrap()
         };
-        let first = tier(refs[0][0].as_u64().unwrap());
-        let second = tier(refs[1][0].as_u64().unwrap());
+        let first = tier(&refs[0]);
+        let second = tier(&refs[1]);
         // The first tier holds the best impacts, sorted by document, with positions.
         assert!(first.windows(2).all(|w| w[0].doc < w[1].doc));
         let worst_first = first.iter().map(|p| p.impact).min().unwrap();
         assert!(second.iter().all(|p| p.impact <= worst_first));
-        assert_eq!(refs[0][4].as_u64().unwrap(), 97);
+        assert_eq!(refs[0][7].as_u64().unwrap(), 97);
         assert!(first.iter().all(|p| p.positions == vec![p.doc % 5]));
+        // Tiers of different classes go to different document packs.
+        assert_ne!(refs[0][0], refs[1][0]);
+        assert_ne!(refs[1][0], refs[2][0]);
         // A short list stays inline.
         let short = vec![Posting {
             doc: 3,
             impact: 9,
             positions: vec![1],
         }];
-        let inline = indexer
-            .term_entry(&out_of_test(), short, &mut next)
-            .unwrap();
-        assert_eq!(inline, r#"[1,"DJ","BB"]"#);
+        assert_eq!(packer.entry(1, term_value(short)), r#"[1,"DJ","BB"]"#);
     }
 
-    fn out_of_test() -> Output {
-        Output::memory()
+    #[test]
+    fn small_tiers_of_neighbouring_terms_share_a_pack() {
+        let mut packer = Packer::default();
+        let mut refs = Vec::new();
+        for term in 0..40u32 {
+            // 200 postings: over INLINE_BYTES, so two tiers (TIERS[0] = 128, then the rest).
+            let postings: Vec<Posting> = (0..200)
+                .map(|i| Posting {
+                    doc: i * 7 + term,
+                    impact: 3,
+                    positions: vec![i],
+                })
+                .collect();
+            let entry: serde_json::Value =
+                serde_json::from_str(&packer.entry(200, term_value(postings))).unwrap();
+            refs.push(entry[1][0].clone());
+        }
+        packer.close_all();
+        let packs = packer.take_closed();
+        let doc_packs: Vec<&(String, String)> =
+            packs.iter().filter(|(id, _)| id.starts_with('p')).collect();
+        assert!(
+            doc_packs.len() > 1 && doc_packs.len() < 20,
+            "{} packs",
+            doc_packs.len()
+        );
+        // Tier 0 packs (what a one-word query reads) keep the smallest size; tier 1 its own.
+        let tier0: Vec<String> = refs.iter().map(|r| format!("p{}", r[0])).collect();
+        for (id, data) in &doc_packs {
+            let cap = if tier0.contains(id) {
+                DOC_PACK_BYTES[0]
+            } else {
+                DOC_PACK_BYTES[1]
+            };
+            assert!(data.len() <= cap + 2, "{id}: {} bytes", data.len());
+        }
+        assert!(
+            tier0.len() > 1
+                && doc_packs.len()
+                    > tier0
+                        .iter()
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .len()
+        );
+        // Packs are filled in term order: pack numbers never go back.
+        assert!(
+            refs.windows(2)
+                .all(|w| w[0][0].as_u64() <= w[1][0].as_u64())
+        );
     }
 
     #[test]

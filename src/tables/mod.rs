@@ -8,8 +8,9 @@
 //!    keeps per row only its URL slug, title, date and join keys; resolves joins and attachment
 //!    references; fixes each table document's title, summary and facts.
 //!    What stays per row is small and packed: slug and title in one string buffer per table
-//!    (`Strings`), the date, a `u32` per stored sort order and per join; about 90 bytes a row
-//!    for a titled, dated table with one join (`tests/bench/gen-table.py`), never the cells.
+//!    (`Strings`, 4-byte ends), the date, a `u32` per stored sort order and per join; about
+//!    85 bytes a row for a titled, dated table with one join (`tests/bench/gen-table.py`),
+//!    never the cells.
 //! 2. [`TableSet::render`] (after the document pages): re-reads each table and renders listing
 //!    and record pages in parallel chunks, never holding a table's cells.
 //!
@@ -51,6 +52,8 @@ const INLINE_IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "gif", "webp", 
 const MAX_ROW_TITLE: usize = 160;
 /// Missing attachments and joins named one by one in a table's warnings; the rest are counted.
 const MAX_NAMED_PROBLEMS: usize = 10;
+/// Why a table with more than 4 GB of row ids or titles stops being read (see [`Strings`]).
+const TABLE_TOO_LARGE: &str = "more row text than one table can index (4 GB)";
 /// Records listed on an attachment's page (the total is always given).
 pub const MAX_REFERENCES_SHOWN: usize = 100;
 
@@ -117,22 +120,31 @@ struct Column {
 /// Strings packed end to end in one buffer. A table's per-row strings live here rather than
 /// as one allocation each: at 500,000 rows the allocator's per-string overhead (16 bytes of
 /// pointer and length plus 16 or more of heap bookkeeping) would outweigh the text itself.
+/// Ends are `u32`, 4 bytes a string: one table's titles (160 characters at most) or slugs
+/// (about 100 bytes) reach 4 GB only past millions of rows, and [`Strings::push`] refuses
+/// rather than wraps.
 #[derive(Debug, Default)]
 struct Strings {
     text: String,
     /// `ends[i]` is where string `i` ends in `text`; it starts where `i - 1` ends.
-    ends: Vec<usize>,
+    ends: Vec<u32>,
 }
 
+/// [`Strings`] is full (4 GB of text).
+#[derive(Debug)]
+struct StringsFull;
+
 impl Strings {
-    fn push(&mut self, value: &str) {
+    fn push(&mut self, value: &str) -> std::result::Result<(), StringsFull> {
+        let end = u32::try_from(self.text.len() + value.len()).map_err(|_| StringsFull)?;
         self.text.push_str(value);
-        self.ends.push(self.text.len());
+        self.ends.push(end);
+        Ok(())
     }
 
     fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
     }
 
     fn len(&self) -> usize {
@@ -179,10 +191,22 @@ impl Rows {
         self.dates[r]
     }
 
-    fn push(&mut self, slug: &str, title: &str, date: Option<DocDate>) {
-        self.slugs.push(slug);
-        self.titles.push(title);
+    fn push(
+        &mut self,
+        slug: &str,
+        title: &str,
+        date: Option<DocDate>,
+    ) -> std::result::Result<(), StringsFull> {
+        // Both or neither, so row `n` stays the same row in every column.
+        if self.slugs.text.len() + slug.len() > u32::MAX as usize
+            || self.titles.text.len() + title.len() > u32::MAX as usize
+        {
+            return Err(StringsFull);
+        }
+        self.slugs.push(slug)?;
+        self.titles.push(title)?;
         self.dates.push(date);
+        Ok(())
     }
 
     fn shrink_to_fit(&mut self) {
@@ -330,6 +354,8 @@ pub struct TableSet {
     files: Option<Files>,
     /// Referenced document id → (page, published original, whether it shows inline as an image).
     file_urls: HashMap<usize, (String, Option<String>, bool)>,
+    /// SHA-256 of every agency's effective profile (see [`TableSet::profile_fingerprint`]).
+    profile_fingerprint: String,
 }
 
 /// Attachment lookup: `agency/lower-case path inside the agency` → document id.
@@ -412,6 +438,11 @@ fn load_profiles(
         by_agency.insert(agency.slug.clone(), profile);
     }
     Ok(by_agency)
+}
+
+/// SHA-256 of the effective profiles, by agency (see [`TableSet::profile_fingerprint`]).
+fn profile_fingerprint(profiles: &BTreeMap<String, Profile>) -> String {
+    crate::output::sha256_hex(format!("{profiles:?}").as_bytes())
 }
 
 /// One table as scanned: the table, the documents its rows reference (document id, row),
@@ -513,6 +544,9 @@ pub fn index(
         );
     }
     set.files = Some(files);
+    // The profiles as parsed and merged, in agency order: what record pages and record text
+    // depend on beyond the table files themselves.
+    set.profile_fingerprint = profile_fingerprint(&profiles);
     Ok(set)
 }
 
@@ -648,8 +682,26 @@ fn scan_table(
                 });
             let title = truncate_chars(&title, MAX_ROW_TITLE);
             let date = table.date_col.and_then(|i| DocDate::parse(cell(i)));
+            // Everything the row keeps fits, or the read stops before any of it is kept, so
+            // row `n` stays the same row in every column (and in the references below).
+            let fits = |values: &Strings, value: &str| {
+                values.text.len() + value.len() <= u32::MAX as usize
+            };
+            if !table
+                .keys
+                .iter()
+                .all(|(col, values)| fits(values, cell(*col)))
+            {
+                return Err(Error::Other(TABLE_TOO_LARGE.into()));
+            }
+            table
+                .rows
+                .push(&slug, &title, date)
+                .map_err(|_| Error::Other(TABLE_TOO_LARGE.into()))?;
             for (col, values) in table.keys.iter_mut() {
-                values.push(cell(*col));
+                values
+                    .push(cell(*col))
+                    .map_err(|_| Error::Other(TABLE_TOO_LARGE.into()))?;
             }
             // Attachment references.
             for (i, value) in cells.iter().enumerate() {
@@ -693,7 +745,6 @@ fn scan_table(
                 };
                 info = Some((pick(&source.name), pick(&source.description)));
             }
-            table.rows.push(&slug, &title, date);
             Ok(())
         }
     });
@@ -1133,6 +1184,14 @@ impl TableSet {
         by_agency
     }
 
+    /// A hash of the table profiles in effect (`tables.yaml` and every `_tables.yaml`, parsed
+    /// and merged). Record pages and record text depend on them, yet neither file is a
+    /// document, so anything keyed on the documents (the search index folder) must take this
+    /// too, or a profile edit that hides or redacts a column keeps the old key.
+    pub fn profile_fingerprint(&self) -> &str {
+        &self.profile_fingerprint
+    }
+
     /// Rows indexed over all tables.
     pub fn record_count(&self) -> usize {
         self.tables
@@ -1179,6 +1238,24 @@ mod tests {
         assert!(looks_like_file("photo.JPG"));
         assert!(!looks_like_file("3.5"));
         assert!(!looks_like_file("no extension"));
+    }
+
+    #[test]
+    fn any_profile_edit_changes_the_fingerprint() {
+        let profiles =
+            |yaml: &str| BTreeMap::from([("alpha".to_owned(), Profile::parse(yaml).unwrap())]);
+        let base = profile_fingerprint(&profiles("tables:\n  D:\n    fields: { Log: pre }\n"));
+        for edit in [
+            "tables:\n  D:\n    fields: { Log: hidden }\n",
+            "tables:\n  D:\n    name: Papers\n    fields: { Log: pre }\n",
+            "tables:\n  D:\n    fields: { Log: pre }\n    redact: [Phone]\n",
+        ] {
+            assert_ne!(profile_fingerprint(&profiles(edit)), base, "{edit}");
+        }
+        assert_eq!(
+            profile_fingerprint(&profiles("tables:\n  D:\n    fields: { Log: pre }\n")),
+            base
+        );
     }
 
     #[test]

@@ -7,12 +7,14 @@
 //! export that was appended to by two systems) still reads. A UTF-8 BOM is skipped; UTF-16
 //! (with a BOM) is decoded whole first, as it cannot be split on bytes.
 //!
-//! XLSX sheets are **not** streamed: calamine's `worksheet_range` holds the whole sheet (about
-//! 32 bytes a cell plus its text) while it is read, once per pass. The format caps a sheet at
-//! 1,048,576 rows, which bounds this, but a wide sheet near that cap costs hundreds of MB.
-//! calamine 0.38 has a streaming `Xlsx::worksheet_cells_reader` that would remove this bound;
-//! it yields cells at absolute positions, so using it means trimming leading empty columns
-//! the way `Range` does (from the sheet's declared dimension) to keep row ids the same.
+//! XLSX sheets stream too, through calamine's `Xlsx::worksheet_cells_reader`: a sheet is read
+//! twice, cell by cell, first for the bounding box of its non-empty cells, then row by row
+//! within that box, so rows come out exactly as calamine's `Range` would give them (leading
+//! empty rows and columns trimmed, every row as wide as the box) without the grid (about 32
+//! bytes a cell plus a copy of its text) ever being held. What stays is the workbook's shared
+//! string table, which the format keeps apart from the sheets and calamine loads whole. A
+//! sheet whose rows are stored out of order (no writer we know does this) is read whole, as
+//! before, since rows could then not be handed over one at a time.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -102,10 +104,7 @@ pub(crate) fn read_table(
             }
         }
         TableSource::Sheet { path, sheet } => {
-            let range = read_sheet(path, sheet)?;
-            for row in range.rows() {
-                handle(row.iter().map(cell_text).collect(), &mut stats)?;
-            }
+            read_sheet(path, sheet, &mut stats, &mut handle)?;
             stats.encoding = "XLSX";
         }
     }
@@ -159,11 +158,99 @@ pub(crate) fn sheet_names(path: &Path) -> Result<Vec<String>> {
     Ok(calamine::Reader::sheet_names(&workbook))
 }
 
-fn read_sheet(path: &Path, sheet: &str) -> Result<calamine::Range<calamine::Data>> {
-    let mut workbook = calamine::open_workbook_auto(path)
-        .map_err(|err| Error::Other(format!("workbook: {err}")).with_path(path))?;
-    calamine::Reader::worksheet_range(&mut workbook, sheet)
-        .map_err(|err| Error::Other(format!("sheet {sheet:?}: {err}")).with_path(path))
+/// Where a sheet's non-empty cells lie, from one streaming pass over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SheetBounds {
+    first_col: u32,
+    last_col: u32,
+    /// Every non-empty cell comes at or after the row of the one before it.
+    rows_in_order: bool,
+}
+
+/// Streams one sheet of a workbook row by row into `handle` (see the module doc).
+fn read_sheet(
+    path: &Path,
+    sheet: &str,
+    stats: &mut ReadStats,
+    handle: &mut impl FnMut(Vec<String>, &mut ReadStats) -> Result<()>,
+) -> Result<()> {
+    use calamine::{DataType, XlsxError};
+    let sheet_error =
+        |err: XlsxError| Error::Other(format!("sheet {sheet:?}: {err}")).with_path(path);
+    let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(path)
+        .map_err(|err: XlsxError| Error::Other(format!("workbook: {err}")).with_path(path))?;
+
+    // Pass 1: the bounding box of the non-empty cells (what `Range` trims the sheet to).
+    let mut cells = match workbook.worksheet_cells_reader(sheet) {
+        Ok(cells) => cells,
+        // A chart sheet: no cells, as `worksheet_range` has it.
+        Err(XlsxError::NotAWorksheet(_)) => return Ok(()),
+        Err(err) => return Err(sheet_error(err)),
+    };
+    let mut bounds: Option<SheetBounds> = None;
+    let mut last_row = 0u32;
+    while let Some(cell) = cells.next_cell().map_err(sheet_error)? {
+        if cell.get_value().is_empty() {
+            continue;
+        }
+        let (row, col) = cell.get_position();
+        let b = bounds.get_or_insert(SheetBounds {
+            first_col: col,
+            last_col: col,
+            rows_in_order: true,
+        });
+        b.first_col = b.first_col.min(col);
+        b.last_col = b.last_col.max(col);
+        b.rows_in_order &= row >= last_row;
+        last_row = row;
+    }
+    drop(cells);
+    let Some(bounds) = bounds else {
+        return Ok(()); // No cell holds anything: an empty table.
+    };
+    if !bounds.rows_in_order {
+        let range = calamine::Reader::worksheet_range(&mut workbook, sheet).map_err(sheet_error)?;
+        for row in range.rows() {
+            handle(row.iter().map(cell_text).collect(), stats)?;
+        }
+        return Ok(());
+    }
+
+    // Pass 2: rows, each as wide as the box; rows with no non-empty cell are blank and
+    // `handle` would skip them, so they are not made at all.
+    let width = (bounds.last_col - bounds.first_col + 1) as usize;
+    let mut cells = workbook
+        .worksheet_cells_reader(sheet)
+        .map_err(sheet_error)?;
+    let mut row: Vec<String> = vec![String::new(); width];
+    let mut row_number: Option<u32> = None;
+    while let Some(cell) = cells.next_cell().map_err(sheet_error)? {
+        let value = cell.get_value();
+        if value.is_empty() {
+            continue;
+        }
+        let (r, c) = cell.get_position();
+        if row_number != Some(r) {
+            if row_number.is_some() {
+                handle(
+                    std::mem::replace(&mut row, vec![String::new(); width]),
+                    stats,
+                )?;
+            }
+            row_number = Some(r);
+        }
+        // Inside the box by construction, unless the file changed between the passes.
+        if let Some(slot) = c
+            .checked_sub(bounds.first_col)
+            .and_then(|i| row.get_mut(i as usize))
+        {
+            *slot = cell_text(&calamine::Data::from(value.clone()));
+        }
+    }
+    if row_number.is_some() {
+        handle(row, stats)?;
+    }
+    Ok(())
 }
 
 /// A spreadsheet cell as the text a CSV export would hold.
@@ -236,6 +323,131 @@ mod tests {
         assert_eq!(decode_cell(b"caf\xe9", &mut legacy), "café");
         assert_eq!(decode_cell("café".as_bytes(), &mut legacy), "café");
         assert_eq!(legacy, 1);
+    }
+
+    /// A one-sheet workbook (inline strings) with `sheet_data` as its `<sheetData>`.
+    fn workbook(dir: &Path, sheet_data: &str) -> PathBuf {
+        use std::io::Write;
+        let files = [
+            (
+                "[Content_Types].xml",
+                r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#.to_owned(),
+            ),
+            (
+                "_rels/.rels",
+                r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.to_owned(),
+            ),
+            (
+                "xl/workbook.xml",
+                r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_owned(),
+            ),
+            (
+                "xl/_rels/workbook.xml.rels",
+                r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#.to_owned(),
+            ),
+            (
+                "xl/worksheets/sheet1.xml",
+                format!(
+                    r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{sheet_data}</sheetData></worksheet>"#
+                ),
+            ),
+        ];
+        let path = dir.join("book.xlsx");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        for (name, text) in files {
+            zip.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(text.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap();
+        path
+    }
+
+    fn streamed(path: &Path) -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
+        let source = TableSource::Sheet {
+            path: path.to_path_buf(),
+            sheet: "Data".into(),
+        };
+        read_table(&source, |_, cells| {
+            rows.push(cells);
+            Ok(())
+        })
+        .unwrap();
+        rows
+    }
+
+    /// What calamine's whole-sheet `Range` gives, blank rows after the first left out as
+    /// `read_table` leaves them out.
+    fn whole(path: &Path) -> Vec<Vec<String>> {
+        let mut workbook = calamine::open_workbook_auto(path).unwrap();
+        let range = calamine::Reader::worksheet_range(&mut workbook, "Data").unwrap();
+        range
+            .rows()
+            .map(|row| row.iter().map(cell_text).collect::<Vec<_>>())
+            .enumerate()
+            .filter(|(i, row)| *i == 0 || row.iter().any(|c| !c.trim().is_empty()))
+            .map(|(_, row)| row)
+            .collect()
+    }
+
+    fn inline(at: &str, text: &str) -> String {
+        format!(r#"<c r="{at}" t="inlineStr"><is><t>{text}</t></is></c>"#)
+    }
+
+    #[test]
+    fn sheets_stream_row_by_row_as_the_whole_range_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        // Leading empty rows and columns, a gap row, a row with cells out of column order,
+        // an empty cell element, cells without a position, a number and a ragged short row.
+        let data = [
+            r#"<row r="2"><c r="A2"/></row>"#.to_owned(),
+            format!(
+                r#"<row r="3">{}{}{}</row>"#,
+                inline("C3", "Id"),
+                inline("D3", "Name"),
+                inline("F3", "Note")
+            ),
+            format!(
+                r#"<row r="4"><c r="C4"><v>1</v></c>{}</row>"#,
+                inline("D4", "Alpha")
+            ),
+            format!(
+                r#"<row r="6">{}<c r="C6"><v>2.5</v></c></row>"#,
+                inline("F6", "late column first")
+            ),
+            format!(
+                r#"<row r="7"><c><v>3</v></c><c>{}</c></row>"#,
+                r#"<is><t>no position</t></is>"#
+            )
+            .replace("<c><is>", r#"<c t="inlineStr"><is>"#),
+            format!(r#"<row r="9">{}</row>"#, inline("E9", "short")),
+        ]
+        .concat();
+        let path = workbook(dir.path(), &data);
+        let rows = streamed(&path);
+        assert_eq!(rows, whole(&path));
+        // The cells without a position sit in columns A and B, so the box starts at A.
+        assert_eq!(rows[0], ["", "", "Id", "Name", "", "Note"]);
+        assert_eq!(rows[2], ["", "", "2.5", "", "", "late column first"]);
+        assert_eq!(rows.len(), 5);
+    }
+
+    #[test]
+    fn sheets_with_rows_out_of_order_and_empty_sheets_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = [
+            format!(r#"<row r="1">{}</row>"#, inline("A1", "Id")),
+            format!(r#"<row r="3">{}</row>"#, inline("A3", "third")),
+            format!(r#"<row r="2">{}</row>"#, inline("B2", "second")),
+        ]
+        .concat();
+        let path = workbook(dir.path(), &data);
+        assert_eq!(streamed(&path), whole(&path));
+        assert_eq!(streamed(&path)[1], ["", "second"]);
+        let empty = tempfile::tempdir().unwrap();
+        let path = workbook(empty.path(), r#"<row r="1"><c r="A1"/></row>"#);
+        assert!(streamed(&path).is_empty());
     }
 
     #[test]

@@ -163,25 +163,28 @@ function block(postings) {
 }
 
 test('execute reads root shards, sub-shards and the best tier first', async () => {
-  const manifest = { v: 2, docs: 300, shards: 1, chunk: 4, prefix: 3, ranges: [[0, 0, 0, -1], [200, 1, 0, -1]] };
+  const manifest = { v: 3, docs: 300, shards: 1, chunk: 4, prefix: 3, ranges: [[0, 0, 0, -1], [200, 1, 0, -1]] };
   // "benbox" is a long list in two tiers: tier 0 holds its best documents.
   const best = [[7, 90, [1]], [250, 80, [2]]];
   const rest = [];
   for (let d = 0; d < 300; d += 3) if (d !== 7 && d !== 250) rest.push([d, 5, [4]]);
   const [d0, q0] = block(best);
   const [d1, q1] = block(rest);
-  // Only the first tier is registered: reading another would need a browser and fail here.
-  S.load('p0', d0); S.load('q0', q0);
+  // Tiers live in packs (arrays of block strings); "benbox" tier 0 is the second block of
+  // pack p0, after a neighbour's. Only the first tier is registered: reading another would
+  // need a browser and fail here.
+  S.load('p0', ['AB', d0]); S.load('q0', [q0]);
   const [rd, rp] = block([[7, 20, [2]], [12, 10, [9]]]);
   S.load('s0', { benaa: [1, ...block([[1, 3, [0]]])] });
-  S.load('s1', { benbox: [2 + rest.length, [[0, 7, 250, 2, 90], [1, 0, 297, rest.length, 5]]], bencut: [2, rd, rp] });
+  S.load('s1', { benbox: [2 + rest.length, [[0, 1, 0, 0, 7, 250, 2, 90], [1, 0, 1, 0, 0, 297, rest.length, 5]]],
+    bencut: [2, rd, rp] });
   S.load('t0', [{ riot: [1, ...block([[12, 9, [8]]])] }, { ben: [['benaa', 0, 1], ['benbox', 1, 98]] }]);
   const one = await S.execute(manifest, S.parseQuery('benbox', false), { want: 2, ranges: null });
   assert.deepStrictEqual(one.results.map((r) => r.doc), [7, 250]);
   assert.strictEqual(one.approximate, true);
   assert.strictEqual(one.total, 2 + rest.length);
   // Filtered to agency 0 (documents 0-199): the tiers with documents there are read.
-  S.load('p1', d1); S.load('q1', q1);
+  S.load('p1', [d1]); S.load('q1', [q1]);
   const filtered = await S.execute(manifest, S.parseQuery('benbox', false), { want: 2, ranges: [[0, 200]] });
   assert.strictEqual(filtered.results.length, rest.length + 2);
   assert.strictEqual(filtered.approximate, false);

@@ -3,8 +3,9 @@
  * Plain script, no modules, no fetch, no eval, no WASM: it works from file://. The index
  * (written by src/search_index/) is a set of scripts under search/<key>/ that each call
  * LEAKPRESS_SEARCH.load(id, data); this file inserts <script src> elements for the ones a
- * query needs: root dictionary shards t<n>, sub-shards s<n> of heavy prefixes, posting tiers
- * p<n> (positions q<n> only for phrases), excerpt chunks d<n>; the format is documented in
+ * query needs: root dictionary shards t<n>, sub-shards s<n> of heavy prefixes, packs of
+ * posting tiers p<n> (packs of their positions q<n> only for phrases), excerpt chunks d<n>
+ * (index format 3); the format is documented in
  * src/search_index/mod.rs. The tokenizer and stemmer below are ports of
  * src/search_index/tokenize.rs and the Snowball English stemmer;
  * tests/search-client/tokenizer-vectors.json keeps them equal.
@@ -732,9 +733,12 @@ var LEAKPRESS_SEARCH = (function () {
     }).then(dictionary);
   }
 
-  /** Whether a tier [n, first, last, count, max] has documents in any of `ranges` ([from, to)). */
+  /**
+   * Whether a tier [p, i, q, j, first, last, count, max] has documents in any of `ranges`
+   * ([from, to)).
+   */
   function tierOverlaps(ref, ranges) {
-    for (var i = 0; i < ranges.length; i++) if (ref[1] < ranges[i][1] && ref[2] >= ranges[i][0]) return true;
+    for (var i = 0; i < ranges.length; i++) if (ref[4] < ranges[i][1] && ref[5] >= ranges[i][0]) return true;
     return false;
   }
 
@@ -765,8 +769,8 @@ var LEAKPRESS_SEARCH = (function () {
           if (options.ranges && !tierOverlaps(ref, options.ranges)) continue;
           if (chosen >= MAX_BLOCKS_PER_TERM || (!options.ranges && have >= want)) { approximate = true; break; }
           blockIds['p' + ref[0]] = true;
-          if (terms[term]) blockIds['q' + ref[0]] = true;
-          have += ref[3];
+          if (terms[term]) blockIds['q' + ref[2]] = true;
+          have += ref[6];
           chosen += 1;
         }
       });
@@ -777,9 +781,14 @@ var LEAKPRESS_SEARCH = (function () {
           var map = new Map();
           var entry = dict[term];
           if (entry) {
+            // A pack read for one term may hold other tiers of this one: they count too, but
+            // a phrase word only with its positions.
             var blocks = typeof entry[1] === 'string' ? [decodeBlock(entry[1], entry[2])]
-              : entry[1].filter(function (ref) { return ('p' + ref[0]) in loaded; }).map(function (ref) {
-                return decodeBlock(loaded['p' + ref[0]], loaded['q' + ref[0]]);
+              : entry[1].filter(function (ref) {
+                return ('p' + ref[0]) in loaded && (!terms[term] || ('q' + ref[2]) in loaded);
+              }).map(function (ref) {
+                var positions = loaded['q' + ref[2]];
+                return decodeBlock(loaded['p' + ref[0]][ref[1]], positions ? positions[ref[3]] : undefined);
               });
             blocks.forEach(function (block) { block.forEach(function (p) { map.set(p.doc, p); }); });
           }
