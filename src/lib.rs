@@ -232,6 +232,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         manifest::MANIFEST_FILE,
         manifest::render(&ledger).as_bytes(),
     )?;
+    report.summary.output = out.remove_stale()?;
     timer.lap("finish");
 
     for doc in &docs {

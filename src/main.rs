@@ -222,6 +222,11 @@ fn build_once(options: &BuildOptions, args: &BuildArgs) -> Result<Report> {
                 cache.hits, cache.written, cache.corrupt, cache.pruned
             );
         }
+        let files = &report.summary.output;
+        eprintln!(
+            "  output     {} written, {} unchanged, {} removed",
+            files.written, files.unchanged, files.removed
+        );
     }
     if let Some(why) = report
         .summary

@@ -25,6 +25,19 @@ pub fn render(ledger: &BTreeMap<String, String>) -> String {
     out
 }
 
+/// Reads a manifest into path → SHA-256, skipping lines that are not `<sha256>  <path>` (an
+/// earlier build's manifest only tells a rebuild what it may leave alone).
+pub fn parse(text: &str) -> std::collections::HashMap<String, String> {
+    text.lines()
+        .filter_map(parse_line)
+        .map(|(sha, path)| (path.to_owned(), sha.to_ascii_lowercase()))
+        .collect()
+}
+
+fn parse_line(line: &str) -> Option<(&str, &str)> {
+    line.split_once("  ")
+}
+
 /// What `verify` found.
 #[derive(Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -52,7 +65,7 @@ pub fn verify(dir: &Path) -> Result<Verification> {
     let text = std::fs::read_to_string(&manifest_path).with_path(&manifest_path)?;
     let mut listed = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
-        let (sha, path) = line.split_once("  ").ok_or_else(|| {
+        let (sha, path) = parse_line(line).ok_or_else(|| {
             Error::Other(format!("line {}: not `<sha256>  <path>`", n + 1))
                 .with_path(&manifest_path)
         })?;
@@ -65,14 +78,7 @@ pub fn verify(dir: &Path) -> Result<Verification> {
         if entry.file_type().is_dir() {
             continue;
         }
-        let rel = entry
-            .path()
-            .strip_prefix(dir)
-            .map_err(|e| Error::Other(e.to_string()))?
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        let rel = crate::output::site_path(dir, entry.path());
         if rel != MANIFEST_FILE {
             present.insert(rel, entry.path().to_path_buf());
         }

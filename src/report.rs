@@ -64,6 +64,8 @@ pub struct Summary {
     pub timings: Vec<(String, f64)>,
     /// What the incremental cache did, when the build used one.
     pub cache: Option<crate::cache::CacheStats>,
+    /// Output files rewritten, left as they were, and removed as no longer published.
+    pub output: crate::output::WriteStats,
 }
 
 /// Everything the build has to say about its input.

@@ -182,3 +182,107 @@ fn a_folder_that_is_not_a_cache_is_left_alone_with_a_warning() {
     );
     assert!(out.into_files().contains_key("index.html"));
 }
+
+/// Every file under a published folder with its bytes.
+fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap().to_string_lossy();
+            (rel.replace('\\', "/"), std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+fn build_to_disk(root: &Path, out_dir: &Path) -> leakpress::output::WriteStats {
+    let mut options = BuildOptions::new(root);
+    options.out_dir = out_dir.to_path_buf();
+    let out = Output::disk(out_dir).expect("output folder");
+    let report = leakpress::build(&options, &out, &|_| {}).expect("build succeeds");
+    report.summary.output
+}
+
+#[test]
+fn rebuilding_in_place_touches_only_what_changed_and_equals_a_clean_build() {
+    let archive = common::copy_archive(&common::sample_root());
+    let out = tempfile::tempdir().unwrap();
+    let public = out.path().join("public");
+    let first = build_to_disk(archive.path(), &public);
+    assert_eq!((first.unchanged, first.removed), (0, 0), "{first:?}");
+
+    // The same input again: nothing is rewritten, only the build marker goes.
+    let again = build_to_disk(archive.path(), &public);
+    assert_eq!(
+        again.written, 1,
+        "only the manifest is rewritten: {again:?}"
+    );
+    assert_eq!(again.unchanged, first.written - 1);
+
+    // A hand edit of the same size is still repaired, and a stray file goes.
+    let robots = public.join("robots.txt");
+    let mut bytes = std::fs::read(&robots).unwrap();
+    bytes[0] ^= 0x20;
+    std::fs::write(&robots, &bytes).unwrap();
+    std::fs::write(public.join("stray.html"), "x").unwrap();
+
+    // One document edited, one deleted.
+    let content = archive.path().join("content");
+    let mut markdown: Vec<_> = walkdir::WalkDir::new(&content)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "md"))
+        .map(|e| e.into_path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "_index.md"))
+        .collect();
+    let edited = markdown.remove(0);
+    let deleted = markdown.pop().unwrap();
+    let text = std::fs::read_to_string(&edited).unwrap();
+    std::fs::write(&edited, format!("{text}\n\nA paragraph added later.\n")).unwrap();
+    std::fs::remove_file(&deleted).unwrap();
+    let changed = build_to_disk(archive.path(), &public);
+    assert!(
+        changed.removed >= 2,
+        "stray file and deleted page: {changed:?}"
+    );
+    assert!(
+        changed.written < first.written / 4,
+        "a small change rewrites a small share: {changed:?} after {first:?}"
+    );
+
+    let clean_dir = out.path().join("clean");
+    build_to_disk(archive.path(), &clean_dir);
+    let (updated, clean) = (read_tree(&public), read_tree(&clean_dir));
+    assert_eq!(
+        updated.keys().collect::<Vec<_>>(),
+        clean.keys().collect::<Vec<_>>()
+    );
+    let differing: Vec<&String> = updated
+        .iter()
+        .filter(|(path, bytes)| clean.get(*path) != Some(*bytes))
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "differs from a clean build: {differing:?}"
+    );
+    assert!(!public.join(leakpress::output::BUILDING_MARKER).exists());
+}
+
+#[test]
+fn a_build_that_stopped_half_way_is_not_trusted() {
+    let archive = common::copy_archive(&common::sample_root());
+    let out = tempfile::tempdir().unwrap();
+    let public = out.path().join("public");
+    build_to_disk(archive.path(), &public);
+    // What a killed build leaves: its marker, no manifest, a page it had rewritten.
+    std::fs::remove_file(public.join(leakpress::manifest::MANIFEST_FILE)).unwrap();
+    std::fs::write(public.join(leakpress::output::BUILDING_MARKER), "").unwrap();
+    std::fs::write(public.join("404.html"), "half written").unwrap();
+    let stats = build_to_disk(archive.path(), &public);
+    assert_eq!(stats.unchanged, 0, "{stats:?}");
+    assert!(leakpress::manifest::verify(&public).unwrap().is_clean());
+}
