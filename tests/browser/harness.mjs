@@ -99,10 +99,16 @@ export async function openPage(browser, label) {
   // Which main-frame navigation each request belongs to: when a step clicks a link or calls
   // goto, Chromium aborts the loads the old document still had in flight (its favicon, a
   // search shard), and on a slow machine there often are some. Those aborts are not failures.
+  // An iframe's document (the PDF viewer's file) is a navigation request too, but only the
+  // main frame's own navigation failing is a failure of the step.
   let navigation = 0;
   const requestNavigation = new WeakMap();
+  const mainNavigations = new WeakSet();
   page.on('request', (request) => {
-    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) navigation += 1;
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) {
+      navigation += 1;
+      mainNavigations.add(request);
+    }
     requestNavigation.set(request, navigation);
   });
   page.on('requestfailed', (request) => {
@@ -111,7 +117,7 @@ export async function openPage(browser, label) {
     // are cut off whenever the page that embeds it navigates away.
     if (!isLocal(request.url()) || isBrowserInternal(request.url())) return;
     const superseded = requestNavigation.get(request) !== navigation;
-    if (superseded && failure === 'net::ERR_ABORTED' && !request.isNavigationRequest()) return;
+    if (superseded && failure === 'net::ERR_ABORTED' && !mainNavigations.has(request)) return;
     problems.push(`request failed: ${request.url()} — ${failure} (from ${where()})`);
   });
   page.on('response', (response) => {
