@@ -154,11 +154,14 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         .collect();
     progress(ProgressEvent::Rendering(docs.len()));
     // The search index takes each body's text as its page renders, before the body is dropped.
+    // Records are numbered up front from the tables' row counts, so their entries go out as
+    // they arrive instead of waiting in memory for the last of 500,000.
     let search = search_index::Indexer::new(
         &docs,
         &collection.agencies,
         &config,
         tables.profile_fingerprint(),
+        &tables.record_tables(),
     );
     let page_errors: Vec<(usize, Error)> = parked
         .into_par_iter()
@@ -207,7 +210,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
 
     // Records are not Documents (one table may hold 500,000 rows): a dedicated streaming
     // pass renders them, and hands each record to the search index as its page is written.
-    let record_sink = |record: &tables::SearchRecord<'_>| search.add_record(record);
+    let record_sink = |record: &tables::SearchRecord<'_>| search.add_record(out, record);
     let table_render = tables.render(
         &renderer,
         out,

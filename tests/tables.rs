@@ -433,6 +433,78 @@ fn a_field_type_edit_changes_the_search_key() {
     assert_eq!(search_key(&before), search_key(&agency_edit));
 }
 
+/// The data of the `LEAKPRESS_SEARCH.load(id, data);` script `id` of a site's search index.
+fn search_script(site: &Site, id: &str) -> serde_json::Value {
+    let path = format!("search/{}/{id}.js", search_key(site));
+    let text = String::from_utf8(site.files[&path].clone()).unwrap();
+    let data = text
+        .strip_prefix(&format!("LEAKPRESS_SEARCH.load(\"{id}\","))
+        .and_then(|t| t.strip_suffix(");\n"))
+        .unwrap_or_else(|| panic!("{path} is not a load() script"));
+    serde_json::from_str(data).unwrap()
+}
+
+/// "row N of M" on a record page: its row (from 1) and its table's rows; `None` elsewhere.
+fn record_row(page: &str) -> Option<(u64, u64)> {
+    let text = text_of(page);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words.windows(5).find_map(|w| match w {
+        ["row", n, "of", m, "in"] => Some((n.parse().ok()?, m.parse().ok()?)),
+        _ => None,
+    })
+}
+
+#[test]
+fn records_are_numbered_table_by_table_in_row_order() {
+    // See: issue #4, "500,000-row tables: stream them, memory must not hold the table".
+    // Records get their search numbers before the first one renders, so their entries go
+    // out as they come instead of waiting in memory for the last: after every document,
+    // one table at a time, each table's rows in table order.
+    let site = built();
+    let manifest = search_script(&site, "manifest");
+    let total = manifest["docs"].as_u64().unwrap();
+    let chunk = manifest["chunk"].as_u64().unwrap();
+    let ranges = manifest["ranges"].as_array().unwrap();
+    let facet = |number: u64| {
+        ranges
+            .iter()
+            .rev()
+            .find(|r| r[0].as_u64().unwrap() <= number)
+    };
+    // (number, table folder, slug, row, rows) of every record, in number order.
+    let mut records: Vec<(u64, String, String, u64, u64)> = Vec::new();
+    for number in 0..total {
+        let entry =
+            &search_script(&site, &format!("d{}", number / chunk))[(number % chunk) as usize];
+        let url = entry[1].as_str().unwrap();
+        match record_row(&site.html(&format!("{url}index.html"))) {
+            Some((row, rows)) => {
+                let (table, slug) = url.trim_end_matches('/').rsplit_once('/').unwrap();
+                records.push((number, format!("{table}/"), slug.to_owned(), row, rows));
+            }
+            None => assert!(records.is_empty(), "document {url} numbered after a record"),
+        }
+    }
+    // Each table is one run of numbers holding its rows 1..=M in order, in one facet range.
+    let mut tables = std::collections::BTreeSet::new();
+    for run in records.chunk_by(|a, b| a.1 == b.1) {
+        let (first, table, _, _, rows) = &run[0];
+        assert!(tables.insert(table.clone()), "{table} numbered in two runs");
+        let numbered: Vec<(u64, u64)> = run.iter().map(|r| (r.0, r.3)).collect();
+        let expected: Vec<(u64, u64)> = (1..=*rows).map(|row| (first + row - 1, row)).collect();
+        assert_eq!(numbered, expected, "{table}");
+        assert_eq!(facet(*first), facet(first + rows - 1), "{table}");
+    }
+    assert!(tables.contains("bravo/documents/"), "{tables:?}");
+    // Row order, not URL order: the duplicate id 1 (7th row) comes after row 6, "page".
+    let alpha: Vec<&str> = records
+        .iter()
+        .filter(|r| r.1 == "alpha/documents/")
+        .map(|r| r.2.as_str())
+        .collect();
+    assert_eq!(alpha, ["1", "2", "3", "4", "5", "page-record", "1-2"]);
+}
+
 #[test]
 fn table_set_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}

@@ -1,24 +1,26 @@
 //! Stage 6, **index**: the sharded client-side search index under `search/<key>/`.
 //!
-//! Input: every [`Document`] (metadata, known before rendering) and, one at a time during the
-//! render loop, its [`Body`] text ([`Indexer::add`]); then every table record as its page
-//! renders ([`Indexer::add_record`]). Output: plain `<script>` files, each calling
+//! Input: every [`Document`] (metadata, known before rendering) and every table's record
+//! count ([`RecordTable`]); one at a time during the render loop, each document's [`Body`]
+//! text ([`Indexer::add`]); then every table record as its page renders
+//! ([`Indexer::add_record`]). Output: plain `<script>` files, each calling
 //! `LEAKPRESS_SEARCH.load(id, data)`, so the index loads over `file://` where `fetch()` is
 //! blocked. The reader (`themes/default/static/search.js`) loads the manifest, then only the
 //! files a query's terms need.
 //!
 //! Invariants:
-//! - Memory holds compact postings (numbers), never document text: each body is tokenized as
-//!   its page renders and dropped; excerpt text goes out in [`DOC_CHUNK`]-document files as
-//!   soon as a chunk is complete. Records are the exception: their titles and excerpts (at
-//!   most [`EXCERPT_CHARS`]) wait for [`Indexer::finish`], because their numbers are only
-//!   known once all of them have arrived.
+//! - Memory holds compact postings (numbers), never document or record text: each body is
+//!   tokenized as its page renders and dropped; excerpt text goes out in
+//!   [`DOC_CHUNK`]-document files as soon as a chunk is complete. Records are numbered before
+//!   the first arrives (from their tables' row counts), so they go out the same way: memory
+//!   holds 8 bytes of lengths per record, not its title and excerpt.
 //! - Output is deterministic whatever the thread count: terms sorted (scored and encoded in
 //!   parallel, then packed one at a time in term order), documents numbered by a
-//!   total order, records numbered after them by (agency, table, URL), file names from a
-//!   hash of the documents ([`Indexer::key`]), never from thread timing. Term ids are
-//!   interned in [`TERM_SHARDS`] independently locked maps in arrival order, which is only
-//!   ever used to find a term's postings again, then sorted away at finish.
+//!   total order, records numbered after them by table (agency, display name, listing URL)
+//!   then row, file names from a hash of the documents ([`Indexer::key`]), never from thread
+//!   timing. Term ids are interned in [`TERM_SHARDS`] independently locked maps in arrival
+//!   order, which is only ever used to find a term's postings again, then sorted away at
+//!   finish.
 //! - The manifest does not grow with documents or vocabulary: it holds counts, the shard count
 //!   and the facet table (agency × kind × year ranges).
 //!
@@ -27,10 +29,11 @@
 //!   name]], kinds: [name], years: [year], ranges: [[first_doc, agency, kind, year]]})`.
 //!   Documents are numbered sorted by (agency, kind, year, source path), so each (agency,
 //!   kind, year) combination is one contiguous range of numbers: filters and facet counts need
-//!   no per-document data. `year` is -1 for undated. Records follow the documents, sorted by
-//!   (agency, table, URL), with `kind` the table's display name and `year` always -1: one
-//!   range per agency and table instead of one per year too (a 500,000-row table spans many
-//!   years), so a record cannot be filtered by year; its date still shows in results.
+//!   no per-document data. `year` is -1 for undated. Records follow the documents, table by
+//!   table sorted by (agency, display name, listing URL), each table's rows in table order,
+//!   with `kind` the table's display name and `year` always -1: one range per agency and
+//!   table instead of one per year too (a 500,000-row table spans many years), so a record
+//!   cannot be filtered by year; its date still shows in results.
 //! - `t<n>.js`, the dictionary's root shards → `load("t<n>", [{term: entry}, {prefix:
 //!   [[first_term, s, max_df]]}])`. Terms are grouped by their first [`SHARD_PREFIX_CHARS`]
 //!   characters (the *prefix*) and a group lives in shard `fnv1a(prefix) % shards`. A group
@@ -87,13 +90,14 @@ use crate::config::Config;
 use crate::document::{Body, Document, excerpt};
 use crate::error::Result;
 use crate::output::{Output, sha256_hex};
-use crate::tables::SearchRecord;
+use crate::tables::{RecordTable, SearchRecord};
 
 pub use encode::{Posting, decode_block, encode_block, fnv1a};
 pub use tokenize::{Mode, Token, tokenize};
 
-/// Format version, in the manifest and the key.
-pub const FORMAT_VERSION: u32 = 3;
+/// Format version, in the manifest and the key. 4: records numbered by table and row (3
+/// numbered them by URL), so the same input gives other numbers and needs another folder.
+pub const FORMAT_VERSION: u32 = 4;
 /// Documents per `d<n>.js` file.
 pub const DOC_CHUNK: usize = 4;
 /// Characters of text kept per document for excerpts.
@@ -488,20 +492,21 @@ thread_local! {
 /// One search result's display data: title, url, ISO date or "", excerpt.
 type Entry = [String; 4];
 
-/// What the numbered documents still need.
+/// What the numbered documents and records still need.
 struct Pending {
     /// By number: (title length, body length) in positions.
     lengths: Vec<(u32, u32)>,
-    /// `d<n>` chunks still waiting for some documents (or for records, the last one).
+    /// `d<n>` chunks still waiting for some documents or records (the last one waits for
+    /// finish).
     chunks: BTreeMap<usize, Vec<Option<Entry>>>,
 }
 
-/// A record, kept until every record has arrived and they can be numbered.
-struct RecordEntry {
+/// The numbers of one table's records: `first..first + records`, in row order.
+struct RecordRange {
+    first: u32,
+    records: usize,
     agency: String,
     kind: String,
-    entry: Entry,
-    lengths: (u32, u32),
 }
 
 /// Builds the search index while documents and records render. Shared by the render threads
@@ -510,26 +515,59 @@ pub struct Indexer {
     key: String,
     /// Document id → document number in the index.
     number_of: Vec<u32>,
+    /// Table index → where its records are numbered, in `record_ranges`; `None` for a table
+    /// without records.
+    range_of_table: Vec<Option<usize>>,
+    /// Tables with records, in number order, after the documents.
+    record_ranges: Vec<RecordRange>,
+    /// Documents and records: every number given out.
+    numbers_total: usize,
     agency_names: HashMap<String, String>,
-    docs_total: usize,
     shards: Vec<Mutex<TermShard>>,
     /// Bytes of postings one term shard holds before they go to the spill file.
     shard_budget: usize,
     spill: Mutex<PostingSpill>,
     pending: Mutex<Pending>,
-    records: Mutex<Vec<RecordEntry>>,
 }
 
 impl Indexer {
-    /// Numbers the documents and derives the key from every input of the index.
-    /// `inputs` names what else the records' text comes from (the table profile's
-    /// fingerprint), since the profile files are not documents.
-    pub fn new(docs: &[Document], agencies: &[Agency], config: &Config, inputs: &str) -> Indexer {
+    /// Numbers the documents, then the records of `tables` (by table index, as
+    /// [`crate::tables::TableSet::record_tables`] lists them), and derives the key from every
+    /// input of the index. `inputs` names what else the records' text comes from (the table
+    /// profile's fingerprint), since the profile files are not documents.
+    pub fn new(
+        docs: &[Document],
+        agencies: &[Agency],
+        config: &Config,
+        inputs: &str,
+        tables: &[RecordTable<'_>],
+    ) -> Indexer {
         let mut order: Vec<usize> = (0..docs.len()).collect();
         order.sort_by(|&a, &b| facet_key(&docs[a]).cmp(&facet_key(&docs[b])));
         let mut number_of = vec![0u32; docs.len()];
         for (number, &id) in order.iter().enumerate() {
             number_of[id] = number as u32;
+        }
+        // Records are numbered now, before any arrives, so each can go out like a document's
+        // entry instead of waiting in memory for finish. Sorting by agency and kind keeps
+        // each (agency, kind) one contiguous facet range; the URL orders tables that share
+        // a kind, and rows keep table order within a table.
+        let mut table_order: Vec<usize> = (0..tables.len())
+            .filter(|&t| tables[t].records > 0)
+            .collect();
+        table_order.sort_by_key(|&t| (tables[t].agency, tables[t].kind, tables[t].url));
+        let mut range_of_table = vec![None; tables.len()];
+        let mut record_ranges = Vec::with_capacity(table_order.len());
+        let mut next = docs.len();
+        for t in table_order {
+            range_of_table[t] = Some(record_ranges.len());
+            record_ranges.push(RecordRange {
+                first: next as u32,
+                records: tables[t].records,
+                agency: tables[t].agency.to_owned(),
+                kind: tables[t].kind.to_owned(),
+            });
+            next += tables[t].records;
         }
         // Records are not in the key one by one: their text comes from the tables, which are
         // documents here (with their SHA-256), from the config, and from the profile (`inputs`).
@@ -559,16 +597,17 @@ impl Indexer {
         Indexer {
             key: sha256_hex(key_input.as_bytes())[..12].to_owned(),
             number_of,
+            range_of_table,
+            record_ranges,
+            numbers_total: next,
             agency_names,
-            docs_total: docs.len(),
             shards: (0..TERM_SHARDS)
                 .map(|_| Mutex::new(TermShard::default()))
                 .collect(),
             pending: Mutex::new(Pending {
-                lengths: vec![(0, 0); docs.len()],
+                lengths: vec![(0, 0); next],
                 chunks: BTreeMap::new(),
             }),
-            records: Mutex::new(Vec::new()),
             shard_budget: memory_budget() / TERM_SHARDS,
             spill: Mutex::new(PostingSpill::default()),
         }
@@ -598,7 +637,7 @@ impl Indexer {
             .get(doc.agency())
             .map_or(doc.agency(), |n| n.as_str());
         let lengths = self.index_text(
-            |_| number,
+            number,
             &title_text,
             &body.text,
             doc.source.file_name(),
@@ -610,6 +649,45 @@ impl Indexer {
             doc.date.map(|d| d.view().iso).unwrap_or_default(),
             excerpt(&body.text, EXCERPT_CHARS),
         ];
+        self.place(out, number, lengths, entry)
+    }
+
+    /// Indexes one table record (the [`crate::tables::RecordSink`] of the tables pass); from
+    /// any thread, in any order. Writes its excerpt chunk when this record completes it.
+    pub fn add_record(&self, out: &Output, record: &SearchRecord<'_>) -> Result<()> {
+        let range = self
+            .range_of_table
+            .get(record.table)
+            .copied()
+            .flatten()
+            .map(|i| &self.record_ranges[i])
+            .filter(|range| record.row < range.records);
+        let Some(range) = range else {
+            // The table pass hands over rows `0..records` of the tables it was asked to
+            // number, and nothing else.
+            return Err(crate::error::Error::Other(format!(
+                "search index: record {} of table {} was not numbered",
+                record.row, record.table
+            )));
+        };
+        let number = range.first + record.row as u32;
+        let agency_name = self
+            .agency_names
+            .get(record.agency)
+            .map_or(record.agency, |n| n.as_str());
+        let lengths = self.index_text(number, record.title, record.text, "", agency_name);
+        let entry = [
+            record.title.to_owned(),
+            record.url.to_owned(),
+            record.date.map(|d| d.view().iso).unwrap_or_default(),
+            excerpt(record.text, EXCERPT_CHARS),
+        ];
+        self.place(out, number, lengths, entry)
+    }
+
+    /// Keeps a document's or record's lengths and puts its entry in its `d<n>` chunk,
+    /// writing the chunk if this entry completes it.
+    fn place(&self, out: &Output, number: u32, lengths: (u32, u32), entry: Entry) -> Result<()> {
         let chunk = number as usize / DOC_CHUNK;
         let complete = {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -631,46 +709,11 @@ impl Indexer {
         Ok(())
     }
 
-    /// Indexes one table record (the [`crate::tables::RecordSink`] of the tables pass); from
-    /// any thread, in any order. Its number, after every document, is given at finish.
-    pub fn add_record(&self, record: &SearchRecord<'_>) {
-        let agency_name = self
-            .agency_names
-            .get(record.agency)
-            .map_or(record.agency, |n| n.as_str());
-        let entry = [
-            record.title.to_owned(),
-            record.url.to_owned(),
-            record.date.map(|d| d.view().iso).unwrap_or_default(),
-            excerpt(record.text, EXCERPT_CHARS),
-        ];
-        let agency = record.agency.to_owned();
-        let kind = record.kind.to_owned();
-        // A provisional number past the documents, in arrival order; finish renumbers.
-        self.index_text(
-            |lengths| {
-                let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-                records.push(RecordEntry {
-                    agency,
-                    kind,
-                    entry,
-                    lengths,
-                });
-                (self.docs_total + records.len() - 1) as u32
-            },
-            record.title,
-            record.text,
-            "",
-            agency_name,
-        );
-    }
-
-    /// Tokenizes one document's fields and stores its postings under the number that
-    /// `number(lengths)` gives (called once, after tokenizing). Returns the lengths: (title,
-    /// body) in positions.
+    /// Tokenizes one document's or record's fields and stores its postings under `doc`, its
+    /// number. Returns the lengths: (title, body) in positions.
     fn index_text(
         &self,
-        number: impl FnOnce((u32, u32)) -> u32,
+        doc: u32,
         title: &str,
         body: &str,
         file_name: &str,
@@ -700,7 +743,6 @@ impl Indexer {
             entry.agency_tf = entry.agency_tf.saturating_add(1);
         });
         let lengths = (title_end, body_end - body_start);
-        let doc = number(lengths);
         self.store(doc, &mut terms);
         DOC_TERMS.with(|t| t.replace(terms));
         lengths
@@ -783,10 +825,10 @@ impl Indexer {
         self.write_script(out, &format!("d{chunk}"), &json!(entries).to_string())
     }
 
-    /// Numbers the records, scores the postings and writes the dictionary shards, posting
-    /// tiers, the excerpt chunks left and the manifest. Returns the manifest's site path.
+    /// Scores the postings and writes the dictionary shards, posting tiers, the excerpt chunks
+    /// left and the manifest. Returns the manifest's site path.
     pub fn finish(self, out: &Output, docs: &[Document], agencies: &[Agency]) -> Result<String> {
-        let docs_total = self.docs_total;
+        let n_docs = self.numbers_total;
         let pending = std::mem::replace(
             &mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()),
             Pending {
@@ -794,8 +836,6 @@ impl Indexer {
                 chunks: BTreeMap::new(),
             },
         );
-        let mut records =
-            std::mem::take(&mut *self.records.lock().unwrap_or_else(|e| e.into_inner()));
         let shards: Vec<TermShard> = self
             .shards
             .iter()
@@ -818,42 +858,9 @@ impl Indexer {
             }
         }
 
-        // Records arrived in thread order: number them by (agency, table, URL) after the
-        // documents, so each agency's table is one facet range and the output is stable.
-        let mut record_order: Vec<usize> = (0..records.len()).collect();
-        record_order.sort_by(|&a, &b| {
-            let (x, y) = (&records[a], &records[b]);
-            (&x.agency, &x.kind, &x.entry[1], &x.entry[0]).cmp(&(
-                &y.agency,
-                &y.kind,
-                &y.entry[1],
-                &y.entry[0],
-            ))
-        });
-        let mut record_number = vec![0u32; records.len()];
-        for (rank, &i) in record_order.iter().enumerate() {
-            record_number[i] = (docs_total + rank) as u32;
-        }
-        let renumber = |doc: u32| -> u32 {
-            if (doc as usize) < docs_total {
-                doc
-            } else {
-                record_number[doc as usize - docs_total]
-            }
-        };
-        let n_docs = docs_total + records.len();
-        let mut lengths = pending.lengths;
-        lengths.resize(n_docs, (0, 0));
-        let mut chunks = pending.chunks;
-        for (i, record) in records.iter_mut().enumerate() {
-            let number = record_number[i] as usize;
-            lengths[number] = record.lengths;
-            chunks
-                .entry(number / DOC_CHUNK)
-                .or_insert_with(|| vec![None; DOC_CHUNK])[number % DOC_CHUNK] =
-                Some(std::mem::take(&mut record.entry));
-        }
-        // Chunks with documents that were never added (none in a normal build) still load.
+        let Pending { lengths, chunks } = pending;
+        // Chunks with documents or records that were never added (none in a normal build)
+        // still load.
         for (chunk, slots) in chunks {
             let len = DOC_CHUNK.min(n_docs - chunk * DOC_CHUNK);
             self.write_chunk(out, chunk, slots, len)?;
@@ -915,18 +922,14 @@ impl Indexer {
                         let p = &shard.postings[i as usize];
                         let start = p.pos_start as usize;
                         (
-                            renumber(p.doc),
+                            p.doc,
                             p,
                             &shard.positions[start..start + p.pos_len as usize],
                         )
                     });
                     let from_disk = disk_postings.iter().map(|p| {
                         let start = p.pos_start as usize;
-                        (
-                            renumber(p.doc),
-                            p,
-                            &disk_positions[start..start + p.pos_len as usize],
-                        )
+                        (p.doc, p, &disk_positions[start..start + p.pos_len as usize])
                     });
                     // Which part of the list was spilled changes nothing: scoring sorts by
                     // document.
@@ -955,7 +958,7 @@ impl Indexer {
             .map(|(i, a)| (a.slug.as_str(), i))
             .collect();
         let mut kinds: Vec<&str> = docs.iter().map(|d| d.kind).collect();
-        kinds.extend(records.iter().map(|r| r.kind.as_str()));
+        kinds.extend(self.record_ranges.iter().map(|r| r.kind.as_str()));
         kinds.sort_unstable();
         kinds.dedup();
         let mut years: Vec<i32> = docs
@@ -966,19 +969,23 @@ impl Indexer {
         years.dedup();
         let agency_of = |slug: &str| agency_index.get(slug).map_or(-1, |&i| i as i64);
         let kind_of = |kind: &str| kinds.binary_search(&kind).map_or(-1, |i| i as i64);
-        let doc_rows = order.iter().map(|&id| {
+        // (first number, row) for each document, then for each table's records at once.
+        let doc_rows = order.iter().enumerate().map(|(number, &id)| {
             let doc = &docs[id];
             let year = doc
                 .date
                 .and_then(|d| years.iter().position(|&y| y == d.view().year))
                 .map_or(-1, |i| i as i64);
-            [agency_of(doc.agency()), kind_of(doc.kind), year]
+            (number, [agency_of(doc.agency()), kind_of(doc.kind), year])
         });
-        let record_rows = record_order
-            .iter()
-            .map(|&i| [agency_of(&records[i].agency), kind_of(&records[i].kind), -1]);
+        let record_rows = self.record_ranges.iter().map(|r| {
+            (
+                r.first as usize,
+                [agency_of(&r.agency), kind_of(&r.kind), -1],
+            )
+        });
         let mut ranges: Vec<[i64; 4]> = Vec::new();
-        for (number, row) in doc_rows.chain(record_rows).enumerate() {
+        for (number, row) in doc_rows.chain(record_rows) {
             if ranges.last().is_none_or(|last| last[1..] != row[..]) {
                 ranges.push([number as i64, row[0], row[1], row[2]]);
             }
@@ -1428,7 +1435,7 @@ mod tests {
     #[test]
     fn a_heavy_prefix_splits_into_sub_shards_the_root_lists() {
         let out = Output::memory();
-        let indexer = Indexer::new(&[], &[], &Config::default(), "");
+        let indexer = Indexer::new(&[], &[], &Config::default(), "", &[]);
         let key = indexer.key().to_owned();
         let mut entries: Vec<(String, String, usize)> = (0..3000)
             .map(|i| {

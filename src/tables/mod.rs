@@ -339,6 +339,20 @@ pub struct TableLink {
     pub count: usize,
 }
 
+/// A table as the search index numbers its records (see [`TableSet::record_tables`]).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RecordTable<'a> {
+    /// Agency slug.
+    pub agency: &'a str,
+    /// Display name: its records' kind.
+    pub kind: &'a str,
+    /// Site path of its listing; unique, so it orders tables that share a kind.
+    pub url: &'a str,
+    /// Records it publishes: one per row, none when hidden.
+    pub records: usize,
+}
+
 /// Every table of the archive, indexed.
 #[derive(Debug, Default)]
 pub struct TableSet {
@@ -1190,6 +1204,20 @@ impl TableSet {
     /// too, or a profile edit that hides or redacts a column keeps the old key.
     pub fn profile_fingerprint(&self) -> &str {
         &self.profile_fingerprint
+    }
+
+    /// Every table, by the index its [`SearchRecord`]s carry as `table`, with the number of
+    /// records its render pass hands to the search index: rows `0..records`, each once.
+    pub fn record_tables(&self) -> Vec<RecordTable<'_>> {
+        self.tables
+            .iter()
+            .map(|table| RecordTable {
+                agency: &table.agency,
+                kind: &table.display,
+                url: &table.base,
+                records: if table.hidden { 0 } else { table.rows.len() },
+            })
+            .collect()
     }
 
     /// Rows indexed over all tables.

@@ -49,10 +49,15 @@ pub struct SearchRecord<'a> {
     pub date: Option<DocDate>,
     /// The shown fields' plain text (hidden, dropped and redacted columns left out).
     pub text: &'a str,
+    /// Its table: the index in [`TableSet::record_tables`].
+    pub table: usize,
+    /// Its row in the table, from 0: the record's place among the table's records.
+    pub row: usize,
 }
 
-/// Receives every record as its page renders (from any thread).
-pub type RecordSink<'s> = &'s (dyn Fn(&SearchRecord<'_>) + Sync);
+/// Receives every record as its page renders (from any thread). An error is that record's
+/// warning, as a failed page is.
+pub type RecordSink<'s> = &'s (dyn Fn(&SearchRecord<'_>) -> Result<()> + Sync);
 
 /// What the table pass wrote and noticed.
 #[derive(Debug, Default)]
@@ -527,7 +532,9 @@ impl TableSet {
                 kind: &table.display,
                 date,
                 text: &text,
-            });
+                table: t,
+                row: r,
+            })?;
         }
         Ok(())
     }
