@@ -29,6 +29,7 @@ pub mod theme;
 mod yaml;
 
 use std::io::Read;
+use std::ops::Bound;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -230,11 +231,12 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     timer.lap("index");
 
     write_sitemaps(out, &config, &mut report)?;
-    let ledger = out.ledger();
-    out.write(
-        manifest::MANIFEST_FILE,
-        manifest::render(&ledger).as_bytes(),
-    )?;
+    // The ledger names every file (530,000 at 500,000 records): rendered where it lies, as a
+    // copy would cost about 200 bytes a file.
+    let manifest_text = out.with_ledger(manifest::render);
+    out.write(manifest::MANIFEST_FILE, manifest_text.as_bytes())?;
+    drop(manifest_text);
+    let files_written = out.with_ledger(|ledger| ledger.len());
     report.summary.output = out.remove_stale()?;
     timer.lap("finish");
 
@@ -259,7 +261,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     report.summary.documents = docs.len();
     report.summary.agencies = collection.agencies.len();
     report.summary.pages = docs.len() + listing_pages + table_render.pages;
-    report.summary.files_written = ledger.len() + 1;
+    report.summary.files_written = files_written;
     report.summary.timings = timer.laps;
     if cache.is_enabled() {
         // Only after the last lookup: what this build did not use is garbage now.
@@ -499,34 +501,48 @@ fn write_sitemaps(out: &Output, config: &Config, report: &mut Report) -> Result<
         out.write("robots.txt", b"User-agent: *\nAllow: /\n")?;
         return Ok(());
     };
-    let urls: Vec<String> = out
-        .ledger()
-        .into_keys()
-        .filter(|path| path.ends_with("index.html"))
-        .map(|path| format!("{base}{}", path.trim_end_matches("index.html")))
-        .collect();
-    let sitemap = |urls: &[String]| {
-        let mut xml = String::from(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
-        );
-        for url in urls {
-            xml.push_str("<url><loc>");
-            xml.push_str(&extract::escape_html(url));
-            xml.push_str("</loc></url>\n");
-        }
-        xml.push_str("</urlset>\n");
-        xml
+    // Pages are read from the ledger where it lies, one sitemap's worth at a time: neither a
+    // copy of the ledger (200 bytes a file) nor a list of every URL is made.
+    let is_page = |path: &&String| path.ends_with("index.html");
+    let pages = out.with_ledger(|ledger| ledger.keys().filter(is_page).count());
+    // The sitemap of the (at most SITEMAP_LIMIT) pages after `after`, and its last page.
+    let sitemap = |after: Option<&str>| {
+        out.with_ledger(|ledger| {
+            let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let mut xml = String::from(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+            );
+            let mut last = None;
+            for path in ledger
+                .range::<str, _>((from, Bound::Unbounded))
+                .map(|(path, _)| path)
+                .filter(is_page)
+                .take(SITEMAP_LIMIT)
+            {
+                let url = format!("{base}{}", path.trim_end_matches("index.html"));
+                xml.push_str("<url><loc>");
+                xml.push_str(&extract::escape_html(&url));
+                xml.push_str("</loc></url>\n");
+                last = Some(path);
+            }
+            xml.push_str("</urlset>\n");
+            (xml, last.cloned())
+        })
     };
-    if urls.len() <= SITEMAP_LIMIT {
-        out.write("sitemap.xml", sitemap(&urls).as_bytes())?;
+    if pages <= SITEMAP_LIMIT {
+        out.write("sitemap.xml", sitemap(None).0.as_bytes())?;
     } else {
         let mut index = String::from(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
         );
-        for (n, chunk) in urls.chunks(SITEMAP_LIMIT).enumerate() {
-            let name = format!("sitemap-{}.xml", n + 1);
-            out.write(&name, sitemap(chunk).as_bytes())?;
+        let mut after = None;
+        for n in 1..=pages.div_ceil(SITEMAP_LIMIT) {
+            let (xml, last) = sitemap(after.as_deref());
+            let name = format!("sitemap-{n}.xml");
+            // Sitemap files are not pages: writing them moves no page in the ledger.
+            out.write(&name, xml.as_bytes())?;
             index.push_str(&format!("<sitemap><loc>{base}{name}</loc></sitemap>\n"));
+            after = last;
         }
         index.push_str("</sitemapindex>\n");
         out.write("sitemap.xml", index.as_bytes())?;
@@ -555,5 +571,46 @@ impl Timer {
         self.laps
             .push((stage.to_owned(), (now - self.start).as_secs_f64()));
         self.start = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_the_limit_pages_spread_over_sitemaps_in_path_order() {
+        let out = Output::memory();
+        let pages = 2 * SITEMAP_LIMIT + 1;
+        for i in 0..pages {
+            out.write(&format!("p{i:06}/index.html"), b"").unwrap();
+            out.write(&format!("p{i:06}/feed.xml"), b"").unwrap();
+        }
+        let config = Config::parse("base_url: https://example.org/").unwrap();
+        write_sitemaps(&out, &config, &mut Report::default()).unwrap();
+        let files = out.into_files();
+        let text = |path: &str| String::from_utf8(files[path].clone()).unwrap();
+        let index = text("sitemap.xml");
+        for n in 1..=3 {
+            let loc = format!("<loc>https://example.org/sitemap-{n}.xml</loc>");
+            assert!(index.contains(&loc), "{loc}");
+        }
+        assert!(!files.contains_key("sitemap-4.xml"));
+        let locs: Vec<String> = (1..=3)
+            .flat_map(|n| {
+                let sitemap = text(&format!("sitemap-{n}.xml"));
+                let count = sitemap.matches("<loc>").count();
+                assert!(count <= SITEMAP_LIMIT, "sitemap-{n}.xml has {count} URLs");
+                sitemap
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("<url><loc>")?.strip_suffix("</loc></url>"))
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let expected: Vec<String> = (0..pages)
+            .map(|i| format!("https://example.org/p{i:06}/"))
+            .collect();
+        assert_eq!(locs, expected);
     }
 }
