@@ -7,6 +7,7 @@
 use crate::dates::DocDate;
 use crate::discover::SourceFile;
 use crate::extract::{DerivedFile, MailIds};
+use crate::spill::SpillFile;
 
 /// One published document.
 #[derive(Debug, Clone)]
@@ -131,11 +132,7 @@ pub struct SpilledBody {
 /// grow with the corpus (26 KB a document, 26 GB at a million). Parked on disk, they cost the
 /// page cache instead of the heap, and each comes back only while its page renders.
 pub struct BodySpill {
-    file: std::fs::File,
-    /// Next free offset; the lock also keeps each body's bytes contiguous.
-    end: std::sync::Mutex<u64>,
-    /// The file's path while it still has one (where an open file cannot be unlinked).
-    path: Option<std::path::PathBuf>,
+    file: SpillFile,
 }
 
 impl BodySpill {
@@ -143,37 +140,14 @@ impl BodySpill {
     /// writable. The file is unlinked at once where the OS allows, so a killed build leaves
     /// nothing behind.
     pub fn create(dir: &std::path::Path) -> std::io::Result<BodySpill> {
-        static SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let name = format!(
-            ".leakpress-bodies-{}-{}.tmp",
-            std::process::id(),
-            SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
-        let open = |path: &std::path::Path| {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(path)
-                .map(|file| (file, path.to_path_buf()))
-        };
-        let (file, path) =
-            open(&dir.join(&name)).or_else(|_| open(&std::env::temp_dir().join(&name)))?;
-        let path = std::fs::remove_file(&path).err().map(|_| path);
-        Ok(BodySpill {
-            file,
-            end: std::sync::Mutex::new(0),
-            path,
-        })
+        let file = SpillFile::create(&[dir, &std::env::temp_dir()], "bodies")?;
+        Ok(BodySpill { file })
     }
 
     /// Parks one body.
     pub fn put(&self, body: &Body) -> std::io::Result<SpilledBody> {
         let bytes = body.encode();
-        let mut end = self.end.lock().unwrap_or_else(|e| e.into_inner());
-        let offset = *end;
-        write_at(&self.file, &bytes, offset)?;
-        *end += bytes.len() as u64;
+        let offset = self.file.append(&bytes)?;
         Ok(SpilledBody {
             offset,
             len: bytes.len() as u64,
@@ -185,54 +159,9 @@ impl BodySpill {
         let len = usize::try_from(at.len)
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "body too large"))?;
         let mut bytes = vec![0; len];
-        read_at(&self.file, &mut bytes, at.offset, &self.end)?;
+        self.file.read(&mut bytes, at.offset)?;
         Body::decode(&bytes)
     }
-}
-
-impl Drop for BodySpill {
-    fn drop(&mut self) {
-        if let Some(path) = &self.path {
-            // Best effort: a leftover temporary file is harmless and outside the site.
-            std::fs::remove_file(path).ok();
-        }
-    }
-}
-
-#[cfg(unix)]
-fn write_at(file: &std::fs::File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
-}
-
-#[cfg(unix)]
-fn read_at(
-    file: &std::fs::File,
-    bytes: &mut [u8],
-    offset: u64,
-    _lock: &std::sync::Mutex<u64>,
-) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, bytes, offset)
-}
-
-#[cfg(not(unix))]
-fn write_at(mut file: &std::fs::File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
-    use std::io::{Seek, Write};
-    file.seek(std::io::SeekFrom::Start(offset))?;
-    file.write_all(bytes)
-}
-
-/// Without positioned reads, the file cursor is shared: reads take the writers' lock.
-#[cfg(not(unix))]
-fn read_at(
-    mut file: &std::fs::File,
-    bytes: &mut [u8],
-    offset: u64,
-    lock: &std::sync::Mutex<u64>,
-) -> std::io::Result<()> {
-    use std::io::{Read, Seek};
-    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-    file.seek(std::io::SeekFrom::Start(offset))?;
-    file.read_exact(bytes)
 }
 
 impl Document {

@@ -26,6 +26,7 @@ pub mod serve;
 pub mod slug;
 pub mod tables;
 pub mod theme;
+mod spill;
 mod yaml;
 
 use std::io::Read;

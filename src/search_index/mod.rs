@@ -90,6 +90,7 @@ use crate::config::Config;
 use crate::document::{Body, Document, excerpt};
 use crate::error::Result;
 use crate::output::{Output, sha256_hex};
+use crate::spill::SpillFile;
 use crate::tables::{RecordTable, SearchRecord};
 
 pub use encode::{Posting, decode_block, encode_block, fnv1a};
@@ -261,14 +262,11 @@ fn encode_run(shard: &TermShard) -> Vec<u8> {
     out
 }
 
-/// Postings written out of memory: sorted runs in one temporary file, unlinked at once
-/// (like [`crate::document::BodySpill`]), so a killed build leaves nothing behind.
+/// Postings written out of memory: sorted runs in one temporary file ([`SpillFile`]), made
+/// when the first run spills.
 #[derive(Default)]
 struct PostingSpill {
-    file: Option<std::fs::File>,
-    /// The file's path while it still has one (where an open file cannot be unlinked).
-    path: Option<std::path::PathBuf>,
-    end: u64,
+    file: Option<SpillFile>,
     /// By term shard: its runs as byte ranges, oldest first.
     runs: Vec<Vec<(u64, u64)>>,
     /// The first write error: indexing goes on, finish reports it.
@@ -286,69 +284,23 @@ impl PostingSpill {
     }
 
     fn try_put(&mut self, shard: usize, run: &[u8]) -> std::io::Result<()> {
-        if self.file.is_none() {
-            static SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-            let path = std::env::temp_dir().join(format!(
-                ".leakpress-index-{}-{}.tmp",
-                std::process::id(),
-                SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            ));
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&path)?;
-            self.path = std::fs::remove_file(&path).err().map(|_| path);
-            self.file = Some(file);
-            self.runs = (0..TERM_SHARDS).map(|_| Vec::new()).collect();
-        }
-        let file = self.file.as_ref().expect("created above");
-        write_at(file, run, self.end)?;
-        let start = self.end;
-        self.end += run.len() as u64;
-        self.runs[shard].push((start, self.end));
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => {
+                self.runs = (0..TERM_SHARDS).map(|_| Vec::new()).collect();
+                self.file
+                    .insert(SpillFile::create(&[&std::env::temp_dir()], "index")?)
+            }
+        };
+        let start = file.append(run)?;
+        self.runs[shard].push((start, start + run.len() as u64));
         Ok(())
     }
 }
 
-impl Drop for PostingSpill {
-    fn drop(&mut self) {
-        if let Some(path) = &self.path {
-            // Best effort: a leftover temporary file is harmless and outside the site.
-            std::fs::remove_file(path).ok();
-        }
-    }
-}
-
-#[cfg(unix)]
-fn write_at(file: &std::fs::File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
-}
-
-#[cfg(unix)]
-fn read_at(file: &std::fs::File, bytes: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, bytes, offset)
-}
-
-/// Writes go through the spill's lock and reads happen on one thread: the shared cursor is
-/// safe to move.
-#[cfg(not(unix))]
-fn write_at(mut file: &std::fs::File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
-    use std::io::{Seek, Write};
-    file.seek(std::io::SeekFrom::Start(offset))?;
-    file.write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn read_at(mut file: &std::fs::File, bytes: &mut [u8], offset: u64) -> std::io::Result<()> {
-    use std::io::{Read, Seek};
-    file.seek(std::io::SeekFrom::Start(offset))?;
-    file.read_exact(bytes)
-}
-
 /// Reads one spill run front to back through a small buffer.
 struct RunReader<'f> {
-    file: &'f std::fs::File,
+    file: &'f SpillFile,
     /// Next file offset to read, and the run's end.
     at: u64,
     end: u64,
@@ -361,7 +313,7 @@ struct RunReader<'f> {
 const RUN_BUFFER: usize = 64 * 1024;
 
 impl<'f> RunReader<'f> {
-    fn new(file: &'f std::fs::File, start: u64, end: u64) -> std::io::Result<RunReader<'f>> {
+    fn new(file: &'f SpillFile, start: u64, end: u64) -> std::io::Result<RunReader<'f>> {
         let mut reader = RunReader {
             file,
             at: start,
@@ -391,7 +343,7 @@ impl<'f> RunReader<'f> {
         }
         let old = self.buf.len();
         self.buf.resize(old + len, 0);
-        read_at(self.file, &mut self.buf[old..], self.at)?;
+        self.file.read(&mut self.buf[old..], self.at)?;
         self.at += len as u64;
         Ok(())
     }
