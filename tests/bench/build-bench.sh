@@ -62,7 +62,16 @@ measure() { # name, command… → "wall cpu rss_kb"
   echo "$wall $(echo "$user + $sys" | bc) $rss"
 }
 
-rm -rf "$work/out-leakpress" "$work/out-hugo"
+# Old outputs are moved aside and deleted after the measurements: on ext4 a file created just
+# after many were deleted costs a scan of the recently freed inodes, which would be timed (and
+# leakpress, writing its search index too, creates about three times Hugo's files).
+trash="$work/trash-$$"
+mkdir -p "$trash"
+trap 'rm -rf "$trash"' EXIT
+# The incremental cache goes too: this is the first build of the corpus.
+for old in "$work/out-leakpress" "$work/out-hugo" "$corpus/.leakpress-cache"; do
+  if [ -e "$old" ]; then mv "$old" "$trash/$(basename "$old")"; fi
+done
 read -r lp_wall lp_cpu lp_rss <<<"$(measure leakpress "$leakpress" --root "$corpus" build --out "$work/out-leakpress" --timings)"
 read -r hu_wall hu_cpu hu_rss <<<"$(measure hugo hugo --quiet --source "$hugo_site" --destination "$work/out-hugo")"
 lp_files=$(find "$work/out-leakpress" -type f | wc -l)

@@ -14,6 +14,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const { chromium } = require(path.join(here, '../browser/node_modules/playwright-core'));
 const [lpRoot, pfRoot, corpus] = process.argv.slice(2);
+// PAGEFIND=0 measures leakpress alone (Pagefind needs about 0.5 GB per 1,000 pages to index).
+const withPagefind = process.env.PAGEFIND !== '0';
 
 // ---- queries from the corpus's own vocabulary, by frequency rank
 function vocabulary() {
@@ -111,8 +113,51 @@ async function runLeakpress(q) {
   const status = await page.textContent('.search-status');
   const mem = await heap(page);
   const entries = log;
+  const latency = await leakpressLatency(page);
   await context.close();
-  return { status: status.trim(), fixed: sum(entries, isFixedLp), query: sum(entries, isQueryLp), files: count(entries, isQueryLp), heap: mem };
+  return { status: status.trim(), fixed: sum(entries, isFixedLp), query: sum(entries, isQueryLp), files: count(entries, isQueryLp), heap: mem, latency };
+}
+
+// Query latency once the query's shards are loaded: the search form is submitted again, as a
+// reader pressing Enter does, and the clock stops when the status shows the result count and
+// the result list is filled. Median of LATENCY_RUNS.
+const LATENCY_RUNS = 7;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function leakpressLatency(page) {
+  const times = [];
+  for (let i = 0; i < LATENCY_RUNS; i++) {
+    times.push(await page.evaluate(() => new Promise((resolve, reject) => {
+      const status = document.querySelector('.search-status');
+      const form = document.querySelector('#search form');
+      const done = () => /document|No /.test(status.textContent) && !/Searching|Loading/.test(status.textContent);
+      let started = 0;
+      const observer = new MutationObserver(() => {
+        if (started && done()) {
+          observer.disconnect();
+          resolve(performance.now() - started);
+        }
+      });
+      observer.observe(status, { childList: true, characterData: true, subtree: true });
+      setTimeout(() => { observer.disconnect(); reject(new Error('no result within 10 s')); }, 10000);
+      started = performance.now();
+      form.requestSubmit();
+    })));
+  }
+  return median(times);
+}
+
+async function pagefindLatency(page, q) {
+  const times = [];
+  for (let i = 0; i < LATENCY_RUNS; i++) {
+    times.push(await page.evaluate(async (query) => {
+      const started = performance.now();
+      const search = await window.pf.search(query);
+      await Promise.all(search.results.slice(0, 10).map((r) => r.data()));
+      return performance.now() - started;
+    }, q));
+  }
+  return median(times);
 }
 
 async function runPagefind(q) {
@@ -129,23 +174,31 @@ async function runPagefind(q) {
   }, q);
   const mem = await heap(page);
   const entries = log;
+  const latency = await pagefindLatency(page, q);
   await context.close();
-  return { status: `${found.count} results`, fixed: sum(entries, isFixedPf), query: sum(entries, isQueryPf), files: count(entries, isQueryPf), heap: mem };
+  return { status: `${found.count} results`, latency, fixed: sum(entries, isFixedPf), query: sum(entries, isQueryPf), files: count(entries, isQueryPf), heap: mem };
 }
 
 const kb = (n) => (n / 1024).toFixed(1);
 console.log('\nBytes fetched per query (cold: fresh browser context each), KB as sent with gzip; 10 results shown.');
 console.log('query'.padEnd(34), 'leakpress KB (files)'.padEnd(22), 'pagefind KB (files)'.padEnd(22), 'ratio', ' leakpress results | pagefind results');
 let lpFixed = 0, pfFixed = 0, lpHeap = 0, pfHeap = 0, totalLp = 0, totalPf = 0;
+const latencies = [];
 for (const [label, q] of queries) {
   const lp = await runLeakpress(q);
-  const pf = await runPagefind(q);
+  const pf = withPagefind ? await runPagefind(q) : { status: 'not run', fixed: 0, query: 0, files: 0, heap: 0, latency: NaN };
+  latencies.push([label, q, lp.latency, pf.latency]);
   lpFixed = lp.fixed; pfFixed = pf.fixed;
   lpHeap = Math.max(lpHeap, lp.heap); pfHeap = Math.max(pfHeap, pf.heap);
   totalLp += lp.query; totalPf += pf.query;
   console.log(`${label}: ${q}`.slice(0, 34).padEnd(34), `${kb(lp.query)} (${lp.files})`.padEnd(22),
     `${kb(pf.query)} (${pf.files})`.padEnd(22), (lp.query / Math.max(1, pf.query)).toFixed(2).padEnd(6), lp.status, '|', pf.status);
 }
+console.log(`\nQuery latency after the shards are loaded (median of ${LATENCY_RUNS} runs in headless Chromium, ms):`);
+for (const [label, q, lp, pf] of latencies) {
+  console.log(`${label}: ${q}`.slice(0, 34).padEnd(34), `leakpress ${lp.toFixed(1)}`.padEnd(18), withPagefind ? `pagefind ${pf.toFixed(1)}` : '');
+}
+console.log(`slowest leakpress query: ${Math.max(...latencies.map((l) => l[2])).toFixed(1)} ms`);
 console.log(`all queries: leakpress ${kb(totalLp)} KB, pagefind ${kb(totalPf)} KB, ratio ${(totalLp / Math.max(1, totalPf)).toFixed(2)}`);
 console.log(`fixed per-reader cost (client + manifest/meta/wasm): leakpress ${kb(lpFixed)} KB, pagefind ${kb(pfFixed)} KB`);
 if (lpHeap > 0 && pfHeap > 0) {
