@@ -18,19 +18,21 @@ pub mod extract;
 pub mod links;
 pub mod manifest;
 pub mod output;
+pub mod page_cache;
 pub mod render;
 pub mod report;
 pub mod sanitize;
 pub mod search_index;
 pub mod serve;
 pub mod slug;
+mod spill;
 pub mod tables;
 pub mod theme;
-mod spill;
 mod yaml;
 
 use std::io::Read;
 use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -148,6 +150,17 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         renderer.set_intro(Some(render_intro(intro_path, &config, &mut report)));
     }
     renderer.set_tables(&tables);
+    if cache.is_enabled() && out.persists() {
+        // A table that is missing or damaged only means every page is rendered this time.
+        let table = cache
+            .get_decoded(
+                page_cache::NAMESPACE,
+                page_cache::PageTable::cache_key(),
+                page_cache::PageTable::decode,
+            )
+            .unwrap_or_default();
+        renderer.set_page_table(table);
+    }
     let agency_index = collection
         .agencies
         .iter()
@@ -165,6 +178,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         tables.profile_fingerprint(),
         &tables.record_tables(),
     );
+    let search_clock = ThreadClock::default();
     let page_errors: Vec<(usize, Error)> = parked
         .into_par_iter()
         .enumerate()
@@ -193,7 +207,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
             } else {
                 renderer.document(out, &docs, &collection, &agency_index, &docs[id], &body)
             };
-            let indexed = search.add(out, &docs[id], &body);
+            let indexed = search_clock.time(|| search.add(out, &docs[id], &body));
             progress(ProgressEvent::Rendered);
             result.and(indexed).err().map(|err| (id, err))
         })
@@ -212,7 +226,8 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
 
     // Records are not Documents (one table may hold 500,000 rows): a dedicated streaming
     // pass renders them, and hands each record to the search index as its page is written.
-    let record_sink = |record: &tables::SearchRecord<'_>| search.add_record(out, record);
+    let record_sink =
+        |record: &tables::SearchRecord<'_>| search_clock.time(|| search.add_record(out, record));
     let table_render = tables.render(
         &renderer,
         out,
@@ -229,6 +244,20 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     // The search page names the manifest, so it renders once the index is written.
     let search_manifest = search.finish(out, &docs, &collection.agencies)?;
     renderer.search_page(out, &search_manifest)?;
+    if let Some(table) = renderer
+        .page_table()
+        .and_then(page_cache::PageTable::changed)
+    {
+        let stored = cache.put(
+            page_cache::NAMESPACE,
+            page_cache::PageTable::cache_key(),
+            &table,
+        );
+        if let Err(err) = stored {
+            report.warn(".", format!("page table not cached: {err}"));
+        }
+    }
+    (report.summary.pages_rendered, report.summary.pages_reused) = renderer.page_counts();
     timer.lap("index");
 
     write_sitemaps(out, &config, &mut report)?;
@@ -264,6 +293,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     report.summary.pages = docs.len() + listing_pages + table_render.pages;
     report.summary.files_written = files_written;
     report.summary.timings = timer.laps;
+    report.summary.search_seconds = search_clock.seconds();
     if cache.is_enabled() {
         // Only after the last lookup: what this build did not use is garbage now.
         if let Err(err) = cache.prune() {
@@ -572,6 +602,27 @@ impl Timer {
         self.laps
             .push((stage.to_owned(), (now - self.start).as_secs_f64()));
         self.start = now;
+    }
+}
+
+/// Time spent in one kind of work by every thread, added up: the render threads tokenize for
+/// the search index between pages, so no stage's wall time shows what indexing costs.
+#[derive(Default)]
+struct ThreadClock {
+    nanos: AtomicU64,
+}
+
+impl ThreadClock {
+    fn time<T>(&self, work: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let result = work();
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+        result
+    }
+
+    fn seconds(&self) -> f64 {
+        self.nanos.load(Ordering::Relaxed) as f64 / 1e9
     }
 }
 

@@ -216,6 +216,14 @@ fn build_once(options: &BuildOptions, args: &BuildArgs) -> Result<Report> {
         for (stage, seconds) in &report.summary.timings {
             eprintln!("  {stage:<10} {seconds:>8.3} s");
         }
+        eprintln!(
+            "  search   {:>8.3} s over all threads, within render and records",
+            report.summary.search_seconds
+        );
+        eprintln!(
+            "  pages      {} rendered, {} unchanged and not rendered again",
+            report.summary.pages_rendered, report.summary.pages_reused
+        );
         if let Some(cache) = &report.summary.cache {
             eprintln!(
                 "  cache      {} reused, {} made, {} damaged and redone, {} pruned",

@@ -129,8 +129,40 @@ impl Output {
         Output::with(Backend::Discard)
     }
 
+    /// Whether files stay where the next build can find them (a folder on disk), so that
+    /// [`Output::reuse`] can ever keep one.
+    pub fn persists(&self) -> bool {
+        matches!(self.backend, Backend::Disk(_))
+    }
+
     /// Writes one file.
     pub fn write(&self, path: &str, bytes: &[u8]) -> Result<()> {
+        self.write_hashed(path, bytes).map(drop)
+    }
+
+    /// Leaves the file the previous build wrote at `path` in place, as this build's, when the
+    /// previous manifest gives it `sha256` and the file still hashes to it (a file edited by
+    /// hand since is not kept). Returns whether it was kept; if not, the caller writes it.
+    pub fn reuse(&self, path: &str, sha256: &str) -> bool {
+        let Backend::Disk(disk) = &self.backend else {
+            return false;
+        };
+        if disk.previous.get(path).map(String::as_str) != Some(sha256) {
+            return false;
+        }
+        let target = disk.dir.join(path);
+        let intact = std::fs::symlink_metadata(&target)
+            .is_ok_and(|meta| meta.is_file() && !is_shared(&meta))
+            && sha256_file(&target).is_ok_and(|sha| sha == sha256);
+        if intact {
+            self.unchanged.fetch_add(1, Ordering::Relaxed);
+            lock(&self.ledger).insert(path.to_owned(), sha256.to_owned());
+        }
+        intact
+    }
+
+    /// [`Output::write`], returning the SHA-256 the ledger holds for the file.
+    pub fn write_hashed(&self, path: &str, bytes: &[u8]) -> Result<String> {
         debug_assert!(!path.starts_with('/'), "site path {path} must be relative");
         // Hashed before taking the lock: every page passes here, from every worker.
         let sha256 = sha256_hex(bytes);
@@ -151,8 +183,8 @@ impl Output {
             }
             Backend::Discard => {}
         }
-        lock(&self.ledger).insert(path.to_owned(), sha256);
-        Ok(())
+        lock(&self.ledger).insert(path.to_owned(), sha256.clone());
+        Ok(sha256)
     }
 
     /// Publishes an input file unchanged, hard-linked where the file system allows, else

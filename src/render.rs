@@ -7,10 +7,12 @@
 //! Invariant: a page's bytes depend only on the documents, config and theme — never on
 //! thread scheduling, the clock or the output folder.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::collect::{Agency, Collection, Term};
 use crate::config::{BuildOptions, Config};
@@ -18,6 +20,7 @@ use crate::dates::DateView;
 use crate::document::{Body, Document};
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::page_cache::{self, PageContext, PageKey, PageTable};
 use crate::theme::Theme;
 
 /// The Content-Security-Policy every page carries: nothing leaves the site, nothing inline.
@@ -38,6 +41,14 @@ pub struct Renderer<'a> {
     agency_tables: BTreeMap<String, Vec<crate::tables::TableLink>>,
     /// The site's path on its host (`/`, or `/leaks/` for `https://example.org/leaks/`).
     root_path: String,
+    /// Hash of every value in `base`, part of every page's key.
+    base_key: PageKey,
+    /// Per template, the hash of it and the templates it names.
+    template_prints: HashMap<String, PageKey>,
+    /// The previous build's pages and this one's; `None` when the build keeps no cache.
+    pages: Option<PageTable>,
+    rendered: AtomicUsize,
+    reused: AtomicUsize,
 }
 
 /// The page a static host shows for any missing URL.
@@ -193,7 +204,7 @@ impl<'a> Renderer<'a> {
     /// Prepares the engine and the context every page shares.
     pub fn new(theme: &Theme, config: &'a Config, options: &BuildOptions) -> Result<Renderer<'a>> {
         let tera = theme.engine()?;
-        let mut base = tera::Context::new();
+        let mut base = PageContext::new();
         base.insert(
             "site",
             &SiteView {
@@ -213,9 +224,15 @@ impl<'a> Renderer<'a> {
         minify.minify_js = false;
         minify.keep_closing_tags = true;
         minify.keep_html_and_head_opening_tags = true;
+        let (base, base_key) = base.into_parts();
         Ok(Renderer {
             tera,
             base,
+            base_key: base_key.expect("every base value is hashed"),
+            template_prints: page_cache::template_fingerprints(&theme.templates),
+            pages: None,
+            rendered: AtomicUsize::new(0),
+            reused: AtomicUsize::new(0),
             config,
             offline: options.offline,
             minify,
@@ -232,6 +249,25 @@ impl<'a> Renderer<'a> {
         self.agency_tables = tables.agency_tables();
     }
 
+    /// Reuses pages through `pages` (the previous build's table, or an empty one): a page whose
+    /// key is unchanged and whose file is intact is not rendered again.
+    pub fn set_page_table(&mut self, pages: PageTable) {
+        self.pages = Some(pages);
+    }
+
+    /// This build's page table, for the next build; `None` when pages are not tracked.
+    pub fn page_table(&self) -> Option<&PageTable> {
+        self.pages.as_ref()
+    }
+
+    /// Pages rendered, and pages left in place because their key and bytes were unchanged.
+    pub fn page_counts(&self) -> (usize, usize) {
+        (
+            self.rendered.load(Ordering::Relaxed),
+            self.reused.load(Ordering::Relaxed),
+        )
+    }
+
     /// Entries per listing page.
     pub(crate) fn page_size(&self) -> usize {
         self.config.page_size
@@ -244,9 +280,9 @@ impl<'a> Renderer<'a> {
         out: &Output,
         template: &str,
         url: &str,
-        ctx: tera::Context,
+        ctx: impl Into<PageContext>,
     ) -> Result<()> {
-        self.page_with_body(out, template, url, ctx, None)
+        self.page_with_body(out, template, url, ctx.into(), None)
     }
 
     /// [`Renderer::page`], with `body` (a compact body, see [`COMPACT_BODY_KINDS`]) standing
@@ -259,7 +295,7 @@ impl<'a> Renderer<'a> {
         out: &Output,
         template: &str,
         url: &str,
-        ctx: tera::Context,
+        ctx: PageContext,
         body: Option<&str>,
     ) -> Result<()> {
         let file = if url.is_empty() || url.ends_with('/') {
@@ -267,6 +303,19 @@ impl<'a> Renderer<'a> {
         } else {
             url.to_owned()
         };
+        let (ctx, values) = ctx.into_parts();
+        let key = match (&self.pages, values) {
+            (Some(_), Some(values)) => Some(self.page_key(template, &file, &values, body)),
+            _ => None,
+        };
+        if let (Some(pages), Some(key)) = (&self.pages, &key)
+            && let Some(sha256) = pages.reusable(&file, key)
+            && out.reuse(&file, sha256)
+        {
+            pages.record(&file, *key, sha256.to_owned());
+            self.reused.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
         let mut context = self.base.clone();
         context.extend(ctx);
         context.insert("page_path", &format!("/{url}"));
@@ -322,7 +371,41 @@ impl<'a> Renderer<'a> {
             (None, Some(body)) => finish(&html.replace(BODY_SLOT, body))?,
             (None, None) => finish(&html)?,
         };
-        out.write(&file, &bytes)
+        let sha256 = out.write_hashed(&file, &bytes)?;
+        if let (Some(pages), Some(key)) = (&self.pages, key) {
+            pages.record(&file, key, sha256);
+        }
+        self.rendered.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Everything a page is made from, hashed: its template (with those it names), where it
+    /// is (links are relative to it), the shared and the page's own values, and its body.
+    fn page_key(
+        &self,
+        template: &str,
+        file: &str,
+        values: &PageKey,
+        body: Option<&str>,
+    ) -> PageKey {
+        let no_print = [0u8; 32];
+        let print = self.template_prints.get(template).unwrap_or(&no_print);
+        let body_hash: [u8; 32] = body.map_or([0; 32], |b| Sha256::digest(b.as_bytes()).into());
+        let flags = [
+            u8::from(self.offline),
+            u8::from(self.config.minify),
+            u8::from(body.is_some()),
+        ];
+        page_cache::page_key(&[
+            template.as_bytes(),
+            print,
+            file.as_bytes(),
+            self.root_path.as_bytes(),
+            &self.base_key,
+            values,
+            &body_hash,
+            &flags,
+        ])
     }
 
     /// Renders a non-HTML template (feeds) without link rewriting or minifying.
@@ -347,7 +430,7 @@ impl<'a> Renderer<'a> {
         body: &Body,
     ) -> Result<()> {
         let (template, url) = ("document.html", doc.url.as_str());
-        let extra = tera::Context::new();
+        let extra = PageContext::new();
         self.document_page(
             out,
             docs,
@@ -376,7 +459,7 @@ impl<'a> Renderer<'a> {
         body: &Body,
         template: &str,
         url: &str,
-        extra: tera::Context,
+        extra: impl Into<PageContext>,
         publish: bool,
     ) -> Result<()> {
         let agency = &collection.agencies[agency_index[doc.agency()]];
@@ -447,7 +530,7 @@ impl<'a> Renderer<'a> {
                 })
                 .unwrap_or_default(),
         };
-        let mut ctx = tera::Context::new();
+        let mut ctx = PageContext::new();
         ctx.insert("doc", &view);
         ctx.insert("prev", &prev);
         ctx.insert("next", &next);
@@ -465,7 +548,7 @@ impl<'a> Renderer<'a> {
             ],
         );
         ctx.insert("feed_url", &format!("/{}/feed.xml", agency.slug));
-        ctx.extend(extra);
+        ctx.extend(extra.into());
         self.page_with_body(out, template, url, ctx, splice_body.then_some(&*body_html))?;
         if !publish {
             return Ok(());
@@ -582,7 +665,7 @@ impl<'a> Renderer<'a> {
                 } => {
                     let base = format!("/{}/{}", agency.slug, AGENCY_SORTS[*sort].0);
                     let (pager, slice) = paginate(ids, *page, page_size, &base);
-                    let mut ctx = tera::Context::new();
+                    let mut ctx = PageContext::new();
                     #[derive(Serialize)]
                     struct AgencyView<'x> {
                         #[serde(flatten)]
@@ -626,7 +709,7 @@ impl<'a> Renderer<'a> {
                     let (folder, title) = TAXONOMIES[*taxonomy];
                     let base = format!("/{folder}/{}/", term.slug);
                     let (pager, slice) = paginate(&term.docs, *page, page_size, &base);
-                    let mut ctx = tera::Context::new();
+                    let mut ctx = PageContext::new();
                     ctx.insert("taxonomy", &taxonomy_view(folder, title));
                     ctx.insert(
                         "term",
@@ -647,13 +730,13 @@ impl<'a> Renderer<'a> {
             .collect::<Result<()>>()?;
 
         for (i, (folder, title)) in TAXONOMIES.iter().enumerate() {
-            let mut ctx = tera::Context::new();
+            let mut ctx = PageContext::new();
             ctx.insert("taxonomy", &taxonomy_view(folder, title));
             ctx.insert("terms", &counts(folder, taxonomy_terms[i]));
             self.page(out, "taxonomy.html", &format!("{folder}/"), ctx)?;
         }
         self.home(out, collection, &card_of)?;
-        self.page(out, "404.html", NOT_FOUND_PAGE, tera::Context::new())?;
+        self.page(out, "404.html", NOT_FOUND_PAGE, PageContext::new())?;
         self.feeds(out, docs, collection)?;
         Ok(listing_pages + TAXONOMIES.len() + 2)
     }
@@ -664,7 +747,7 @@ impl<'a> Renderer<'a> {
         collection: &'c Collection,
         card_of: &dyn Fn(usize) -> DocCard<'c>,
     ) -> Result<()> {
-        let mut ctx = tera::Context::new();
+        let mut ctx = PageContext::new();
         let agencies: Vec<AgencyCard> = collection.agencies.iter().map(agency_card).collect();
         ctx.insert("agencies", &agencies);
         let recent: Vec<DocCard> = collection
@@ -699,13 +782,18 @@ impl<'a> Renderer<'a> {
     /// The search page (`search.html`); `manifest_path` is the index manifest's site path,
     /// given to the template as `search_manifest` (`/search/<key>/manifest.js`).
     pub fn search_page(&self, out: &Output, manifest_path: &str) -> Result<()> {
-        let mut ctx = tera::Context::new();
+        let mut ctx = PageContext::new();
         ctx.insert("search_manifest", &format!("/{manifest_path}"));
         self.page(out, "search.html", "search/", ctx)
     }
 
     /// Sets the home-page introduction (safe HTML).
     pub fn set_intro(&mut self, html: Option<String>) {
+        let mut intro = PageContext::new();
+        intro.insert("intro_html", &html);
+        let (_, values) = intro.into_parts();
+        let values = values.expect("a string is hashed");
+        self.base_key = page_cache::page_key(&[&self.base_key, &values]);
         self.base.insert("intro_html", &html);
     }
 

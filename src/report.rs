@@ -62,6 +62,14 @@ pub struct Summary {
     pub agencies: usize,
     /// Wall-clock seconds per stage, in pipeline order. Not written into `public/`.
     pub timings: Vec<(String, f64)>,
+    /// Pages rendered with the theme.
+    pub pages_rendered: usize,
+    /// Pages left as the previous build wrote them: same template, values and body (see
+    /// [`crate::page_cache`]).
+    pub pages_reused: usize,
+    /// Seconds the render threads spent on the search index (tokenizing and storing each page's
+    /// text), summed over threads; the `render` and `records` stages include them.
+    pub search_seconds: f64,
     /// What the incremental cache did, when the build used one.
     pub cache: Option<crate::cache::CacheStats>,
     /// Output files rewritten, left as they were, and removed as no longer published.

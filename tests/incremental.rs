@@ -286,3 +286,111 @@ fn a_build_that_stopped_half_way_is_not_trusted() {
     assert_eq!(stats.unchanged, 0, "{stats:?}");
     assert!(leakpress::manifest::verify(&public).unwrap().is_clean());
 }
+
+fn build_cached_in_place(root: &Path, out_dir: &Path, cache: &Path) -> leakpress::report::Summary {
+    let mut options = BuildOptions::new(root);
+    options.out_dir = out_dir.to_path_buf();
+    options.cache_dir = Some(cache.to_path_buf());
+    let out = Output::disk(out_dir).expect("output folder");
+    leakpress::build(&options, &out, &|_| {})
+        .expect("build succeeds")
+        .summary
+}
+
+fn assert_same_tree(dir: &Path, clean_dir: &Path, what: &str) {
+    let (updated, clean) = (read_tree(dir), read_tree(clean_dir));
+    assert_eq!(
+        updated.keys().collect::<Vec<_>>(),
+        clean.keys().collect::<Vec<_>>(),
+        "{what}"
+    );
+    let differing: Vec<&String> = updated
+        .iter()
+        .filter(|(path, bytes)| clean.get(*path) != Some(*bytes))
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "{what}: differs from a clean build: {differing:?}"
+    );
+}
+
+#[test]
+fn pages_are_rendered_again_only_when_what_they_show_changes() {
+    let archive = common::copy_archive(&common::sample_root());
+    let work = tempfile::tempdir().unwrap();
+    let (public, cache) = (work.path().join("public"), work.path().join("cache"));
+    let first = build_cached_in_place(archive.path(), &public, &cache);
+    assert_eq!(first.pages_reused, 0);
+    let total = first.pages_rendered;
+
+    // Nothing changed: no page is rendered.
+    let again = build_cached_in_place(archive.path(), &public, &cache);
+    assert_eq!(
+        (again.pages_rendered, again.pages_reused),
+        (0, total),
+        "an unchanged rebuild renders nothing"
+    );
+
+    // A page edited by hand is rendered again, even though its key is unchanged.
+    let page = public.join("index.html");
+    let mut bytes = std::fs::read(&page).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 0x01;
+    std::fs::write(&page, &bytes).unwrap();
+    let repaired = build_cached_in_place(archive.path(), &public, &cache);
+    assert_eq!(repaired.pages_rendered, 1, "only the edited page");
+
+    // A template change re-renders the pages of that template and no others.
+    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("themes/default/templates/term.html");
+    let source = std::fs::read_to_string(template).unwrap();
+    let edited = source.replace(
+        "<section class=\"listing\"",
+        "<p class=\"edited\">Edited.</p>\n<section class=\"listing\"",
+    );
+    assert_ne!(source, edited, "the template has its listing section");
+    let overrides = archive.path().join("themes/default/templates");
+    std::fs::create_dir_all(&overrides).unwrap();
+    std::fs::write(overrides.join("term.html"), edited).unwrap();
+    let term_pages = read_tree(&public)
+        .keys()
+        .filter(|path| {
+            let parts: Vec<&str> = path.split('/').collect();
+            ["tags", "years", "kinds"].contains(&parts[0])
+                && parts.len() >= 3
+                && path.ends_with("index.html")
+        })
+        .count();
+    assert!(term_pages > 10, "the sample has term pages: {term_pages}");
+    let themed = build_cached_in_place(archive.path(), &public, &cache);
+    assert_eq!(
+        (themed.pages_rendered, themed.pages_reused),
+        (term_pages, total - term_pages),
+        "only term pages use term.html"
+    );
+    let clean_dir = work.path().join("clean");
+    build_to_disk(archive.path(), &clean_dir);
+    assert_same_tree(&public, &clean_dir, "after a template change");
+    assert!(std::fs::read_to_string(public.join("tags/index.html")).is_ok());
+
+    // One document edited: its page and the listings that show it are rendered, nothing else.
+    let content = archive.path().join("content");
+    let note = walkdir::WalkDir::new(&content)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.path().extension().is_some_and(|x| x == "md") && e.file_name() != "_index.md")
+        .unwrap()
+        .into_path();
+    let text = std::fs::read_to_string(&note).unwrap();
+    std::fs::write(&note, format!("{text}\n\nA paragraph added later.\n")).unwrap();
+    let edited = build_cached_in_place(archive.path(), &public, &cache);
+    assert!(
+        edited.pages_rendered >= 1 && edited.pages_rendered * 5 < total,
+        "a one-document edit renders a few pages: {} of {total}",
+        edited.pages_rendered
+    );
+    let clean_dir = work.path().join("clean-2");
+    build_to_disk(archive.path(), &clean_dir);
+    assert_same_tree(&public, &clean_dir, "after a document edit");
+}

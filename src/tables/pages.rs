@@ -16,6 +16,7 @@ use crate::document::{Body, Document};
 use crate::error::Result;
 use crate::extract::escape_html;
 use crate::output::Output;
+use crate::page_cache::PageContext;
 use crate::render::{Renderer, page_count, page_url, paginate};
 
 /// What [`paginate`] needs to page a table of `rows` rows: one slot per page, paged one to a
@@ -165,7 +166,7 @@ impl TableSet {
         page: usize,
         page_size: usize,
         slots: &[usize],
-    ) -> (String, tera::Context) {
+    ) -> (String, PageContext) {
         let table = &self.tables[t];
         let order = &table.orders[sort];
         let base = format!("/{}{}", table.base, order.folder);
@@ -194,7 +195,7 @@ impl TableSet {
                 json!({"label": order.label, "url": format!("/{}{}", table.base, order.folder), "active": i == sort})
             })
             .collect();
-        let mut ctx = tera::Context::new();
+        let mut ctx = PageContext::new();
         ctx.insert("table", &self.table_view(t));
         ctx.insert("records", &records);
         ctx.insert("pager", &pager);
@@ -259,7 +260,7 @@ impl TableSet {
                 let doc = &docs[table.doc_id];
                 let mut result = TableRender::default();
                 let agency = agency_name(&table.agency);
-                let fix_crumbs = |ctx: &mut tera::Context, crumbs: Vec<serde_json::Value>| {
+                let fix_crumbs = |ctx: &mut PageContext, crumbs: Vec<serde_json::Value>| {
                     let mut crumbs = crumbs;
                     crumbs[0]["name"] = json!(agency);
                     if table.sheet.is_some() {
@@ -403,7 +404,7 @@ impl TableSet {
         cells: &[String],
         agency: &str,
         doc: &Document,
-        fix_crumbs: &(dyn Fn(&mut tera::Context, Vec<serde_json::Value>) + Sync),
+        fix_crumbs: &(dyn Fn(&mut PageContext, Vec<serde_json::Value>) + Sync),
         sink: Option<RecordSink<'_>>,
     ) -> Result<()> {
         let table = &self.tables[t];
@@ -510,7 +511,7 @@ impl TableSet {
                 json!({"url": format!("/{}{}/", table.base, table.rows.slug(i)), "title": table.rows.title(i)})
             })
         };
-        let mut ctx = tera::Context::new();
+        let mut ctx = PageContext::new();
         ctx.insert("record", &view);
         ctx.insert("table", &self.table_view(t));
         ctx.insert(
