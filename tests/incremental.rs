@@ -255,20 +255,7 @@ fn rebuilding_in_place_touches_only_what_changed_and_equals_a_clean_build() {
 
     let clean_dir = out.path().join("clean");
     build_to_disk(archive.path(), &clean_dir);
-    let (updated, clean) = (read_tree(&public), read_tree(&clean_dir));
-    assert_eq!(
-        updated.keys().collect::<Vec<_>>(),
-        clean.keys().collect::<Vec<_>>()
-    );
-    let differing: Vec<&String> = updated
-        .iter()
-        .filter(|(path, bytes)| clean.get(*path) != Some(*bytes))
-        .map(|(path, _)| path)
-        .collect();
-    assert!(
-        differing.is_empty(),
-        "differs from a clean build: {differing:?}"
-    );
+    assert_same_tree(&public, &clean_dir, "after an edit and a deletion");
     assert!(!public.join(leakpress::output::BUILDING_MARKER).exists());
 }
 
