@@ -215,13 +215,34 @@ impl TermShard {
     }
 }
 
+/// A shard's postings grouped by term (a counting sort): those of term `id` are
+/// `order[first[id]..first[id + 1]]`, as indices into `shard.postings` in arrival order.
+/// Returns `(first, order)`: 4 bytes a term and 4 a posting, where a list per term would
+/// cost a vector header and an allocation for each of a million terms.
+fn group_by_term(shard: &TermShard) -> (Vec<u32>, Vec<u32>) {
+    let mut first = vec![0u32; shard.ids.len() + 1];
+    for p in &shard.postings {
+        first[p.term as usize + 1] += 1;
+    }
+    for i in 1..first.len() {
+        first[i] += first[i - 1];
+    }
+    let mut next = first.clone();
+    let mut order = vec![0u32; shard.postings.len()];
+    for (i, p) in shard.postings.iter().enumerate() {
+        let slot = &mut next[p.term as usize];
+        order[*slot as usize] = i as u32;
+        *slot += 1;
+    }
+    (first, order)
+}
+
 /// A shard's postings as one spill run, grouped by term in term order (bytes, as `Ord` on
 /// `String`, the order finish visits terms in). Per term: id `u32`, count `u32`, then per
 /// posting doc `u32`, title_tf `u16`, body_tf `u32`, agency_tf `u16`, npos `u8` and `npos`
 /// positions `u32`, all little-endian.
 fn encode_run(shard: &TermShard) -> Vec<u8> {
-    let mut order: Vec<u32> = (0..shard.postings.len() as u32).collect();
-    order.sort_unstable_by_key(|&i| shard.postings[i as usize].term);
+    let (first, order) = group_by_term(shard);
     let mut present = vec![false; shard.ids.len()];
     for p in &shard.postings {
         present[p.term as usize] = true;
@@ -233,14 +254,6 @@ fn encode_run(shard: &TermShard) -> Vec<u8> {
         .map(|(t, &id)| (t.as_str(), id))
         .collect();
     terms.sort_unstable();
-    // Where each term's postings start in `order`.
-    let mut first = vec![0u32; shard.ids.len() + 1];
-    for p in &shard.postings {
-        first[p.term as usize + 1] += 1;
-    }
-    for i in 1..first.len() {
-        first[i] += first[i - 1];
-    }
     let mut out = Vec::with_capacity(shard.held_bytes() + terms.len() * 8);
     for (_, id) in terms {
         let list = &order[first[id as usize] as usize..first[id as usize + 1] as usize];
@@ -788,7 +801,7 @@ impl Indexer {
                 chunks: BTreeMap::new(),
             },
         );
-        let shards: Vec<TermShard> = self
+        let mut shards: Vec<TermShard> = self
             .shards
             .iter()
             .map(|s| std::mem::take(&mut *s.lock().unwrap_or_else(|e| e.into_inner())))
@@ -819,20 +832,19 @@ impl Indexer {
         }
         let (avg_title, avg_body) = averages(&lengths);
 
-        // Every term with where its postings are, in sorted order.
-        let by_term: Vec<Vec<Vec<u32>>> = shards
-            .par_iter()
-            .map(|shard| {
-                let mut lists = vec![Vec::new(); shard.ids.len()];
-                for (i, p) in shard.postings.iter().enumerate() {
-                    lists[p.term as usize].push(i as u32);
-                }
-                lists
-            })
-            .collect();
-        let mut terms: Vec<(String, usize, u32)> = Vec::new();
-        for (s, shard) in shards.iter().enumerate() {
-            terms.extend(shard.ids.iter().map(|(t, &id)| (t.clone(), s, id)));
+        // Every term with where its postings are, in sorted order. The terms move out of the
+        // shards' maps, which nothing looks up any more: a copy would double them (a million
+        // terms at 500,000 records).
+        let by_term: Vec<(Vec<u32>, Vec<u32>)> = shards.par_iter().map(group_by_term).collect();
+        let postings_of = |s: usize, id: u32| {
+            let (first, order) = &by_term[s];
+            &order[first[id as usize] as usize..first[id as usize + 1] as usize]
+        };
+        let mut terms: Vec<(String, usize, u32)> =
+            Vec::with_capacity(shards.iter().map(|shard| shard.ids.len()).sum());
+        for (s, shard) in shards.iter_mut().enumerate() {
+            let ids = std::mem::take(&mut shard.ids);
+            terms.extend(ids.into_iter().map(|(term, id)| (term, s, id)));
         }
         terms.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
@@ -860,7 +872,7 @@ impl Indexer {
                         run.take(&mut from_disk.0, &mut from_disk.1)?;
                     }
                 }
-                batch += by_term[s][id as usize].len() + from_disk.0.len();
+                batch += postings_of(s, id).len() + from_disk.0.len();
                 spilled.push(from_disk);
                 end += 1;
             }
@@ -869,7 +881,7 @@ impl Indexer {
                 .zip(spilled.par_iter())
                 .map(|(&(_, s, id), (disk_postings, disk_positions))| {
                     let shard = &shards[s];
-                    let list = &by_term[s][id as usize];
+                    let list = postings_of(s, id);
                     let in_memory = list.iter().map(|&i| {
                         let p = &shard.postings[i as usize];
                         let start = p.pos_start as usize;
@@ -898,6 +910,7 @@ impl Indexer {
         }
         packer.close_all();
         self.write_files(out, packer.take_closed())?;
+        drop(terms);
         drop(by_term);
         drop(shards);
         let shards = self.write_dictionary(out, entries)?;
@@ -983,7 +996,8 @@ impl Indexer {
             Split(String),
         }
         let mut items: Vec<(String, Item, usize)> = Vec::new();
-        let mut files: Vec<(String, String)> = Vec::new();
+        // Files go out a batch at a time, so the dictionary's text is never all in memory.
+        let mut files = FileBatch::default();
         let mut sub_shard = 0usize;
         for (prefix, mut list) in groups {
             let bytes: usize = list.iter().map(size_of).sum();
@@ -1005,7 +1019,12 @@ impl Indexer {
                 }
                 let leaf_entries = &list[start..end];
                 let max_df = leaf_entries.iter().map(|e| e.2).max().unwrap_or(0);
-                files.push((format!("s{sub_shard}"), terms_object(leaf_entries)));
+                files.push(
+                    self,
+                    out,
+                    format!("s{sub_shard}"),
+                    terms_object(leaf_entries),
+                )?;
                 children.push(json!([leaf_entries[0].0, sub_shard, max_df]));
                 sub_shard += 1;
                 start = end;
@@ -1025,9 +1044,9 @@ impl Indexer {
                 Item::Split(split) => splits[n].push((prefix, split)),
             }
         }
-        for (n, (terms, split)) in inline.iter().zip(&splits).enumerate() {
+        for (n, (terms, split)) in inline.into_iter().zip(splits).enumerate() {
             let mut data = String::from("[");
-            data.push_str(&terms_object(terms));
+            data.push_str(&terms_object(&terms));
             data.push_str(",{");
             for (i, (prefix, list)) in split.iter().enumerate() {
                 if i > 0 {
@@ -1038,10 +1057,36 @@ impl Indexer {
                 data.push_str(list);
             }
             data.push_str("}]");
-            files.push((format!("t{n}"), data));
+            files.push(self, out, format!("t{n}"), data)?;
         }
-        self.write_files(out, files)?;
+        files.flush(self, out)?;
         Ok(shards)
+    }
+}
+
+/// Bytes of dictionary files held before they are written (in parallel, a batch at a time).
+const FILE_BATCH_BYTES: usize = 4 << 20;
+
+/// Dictionary files waiting to be written: `(script id, data)`.
+#[derive(Default)]
+struct FileBatch {
+    files: Vec<(String, String)>,
+    bytes: usize,
+}
+
+impl FileBatch {
+    fn push(&mut self, indexer: &Indexer, out: &Output, id: String, data: String) -> Result<()> {
+        self.bytes += data.len();
+        self.files.push((id, data));
+        if self.bytes >= FILE_BATCH_BYTES {
+            self.flush(indexer, out)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, indexer: &Indexer, out: &Output) -> Result<()> {
+        self.bytes = 0;
+        indexer.write_files(out, std::mem::take(&mut self.files))
     }
 }
 
