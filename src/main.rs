@@ -9,6 +9,33 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use leakpress::{BuildOptions, Output, ProgressEvent, Report};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's defaults keep freed memory committed for ten seconds and commit its first
+/// 1 GiB arena up front: a 500,000-row table build then peaked at twice glibc's RSS.
+/// Committing on demand and purging at once gave a lower peak than glibc at the same speed.
+/// The option numbers are mimalloc 3's `mi_option_arena_eager_commit` and
+/// `mi_option_purge_delay` (the sys crate names them for mimalloc 2 only).
+const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+extern "C" fn tune_allocator() {
+    // SAFETY: runs before `main` on Linux (and first thing in it elsewhere), when no other
+    // thread exists; the setters are not thread-safe.
+    unsafe {
+        libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+    }
+}
+
+/// The Rust runtime allocates (and so reserves mimalloc's first arena) before `main`; a
+/// constructor sets the options before that.
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static TUNE_ALLOCATOR: extern "C" fn() = tune_allocator;
+
 #[derive(Parser)]
 #[command(
     name = "leakpress",
@@ -83,6 +110,9 @@ struct BuildArgs {
 }
 
 fn main() -> ExitCode {
+    if !cfg!(target_os = "linux") {
+        tune_allocator();
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -382,4 +412,24 @@ fn newest_change(root: &Path) -> Option<SystemTime> {
                 .ok(),
         )
         .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The constructor runs in every binary of this crate, this test's too: both options
+    /// read back as set, so the allocator was tuned before the runtime's first allocation.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_allocator_is_tuned_before_main() {
+        // SAFETY: reading an option has no side effect.
+        let (eager, delay) = unsafe {
+            (
+                libmimalloc_sys::mi_option_get(ARENA_EAGER_COMMIT),
+                libmimalloc_sys::mi_option_get(PURGE_DELAY),
+            )
+        };
+        assert_eq!((eager, delay), (0, 0));
+    }
 }
