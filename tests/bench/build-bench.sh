@@ -7,6 +7,8 @@
 # CPU seconds and peak RSS for each, and leakpress's ratios to Hugo. Hugo renders one page per
 # document, paginated sections and tag taxonomies and a sitemap, without search or minifying;
 # leakpress does all of that plus minified pages, browse pages, feeds and the manifest.
+# Then it times a `cp -r` of the corpus and the output (the physical limit), and an in-place
+# rebuild after one document is edited, which must equal a clean build byte for byte.
 set -euo pipefail
 docs=${1:-10000}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -84,3 +86,26 @@ printf '%-10s %9.2f %9.2f %12.0f %9d\n' hugo "$hu_wall" "$hu_cpu" "$((hu_rss / 1
 printf 'leakpress / hugo: wall %.2fx, peak RSS %.2fx\n' \
   "$(echo "$lp_wall / $hu_wall" | bc -l)" "$(echo "$lp_rss / $hu_rss" | bc -l)"
 echo "leakpress stage timings:"; grep -E '^\s+[a-z]+\s+[0-9.]+ s$' "$work/log-leakpress" || true
+
+# Distance to the physical limit: copying the corpus and leakpress's output on the same disk.
+read -r cp_wall _ _ <<<"$(measure copy sh -c "cp -r '$corpus/content' '$trash/copy-content' && cp -r '$work/out-leakpress' '$trash/copy-out'")"
+printf 'cp -r of the corpus and the output: %.2f s; leakpress build / copy: %.2fx\n' \
+  "$cp_wall" "$(echo "$lp_wall / $cp_wall" | bc -l)"
+
+# Incremental: one document edited, rebuilt in place with the cache the first build left.
+edited=$(find "$corpus/content" -name '*.md' | sort | sed -n 2p)
+cp "$edited" "$trash/edited.md"
+trap 'cp "$trash/edited.md" "$edited"; rm -rf "$trash"' EXIT
+printf '\nEdited for the incremental benchmark.\n' >>"$edited"
+read -r in_wall in_cpu in_rss <<<"$(measure incremental "$leakpress" --root "$corpus" build --out "$work/out-leakpress" --timings)"
+printf 'one document edited, rebuilt in place: %.2f s wall, %.2f s CPU, %.0f MB; / full build: %.3fx\n' \
+  "$in_wall" "$in_cpu" "$((in_rss / 1024))" "$(echo "$in_wall / $lp_wall" | bc -l)"
+grep -E '^\s+(pages|output)\s' "$work/log-incremental" || true
+# The rebuilt folder must equal a clean build of the edited corpus.
+"$leakpress" --root "$corpus" build --out "$trash/clean" --no-cache >/dev/null 2>&1
+if diff -rq "$work/out-leakpress" "$trash/clean" >"$work/diff-incremental"; then
+  echo "incremental output is byte-identical to a clean build"
+else
+  echo "incremental output differs from a clean build; see $work/diff-incremental" >&2
+  exit 1
+fi
