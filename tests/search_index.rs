@@ -283,9 +283,12 @@ struct Index<'a> {
     manifest: Value,
 }
 
-impl Index<'_> {
+impl<'a> Index<'a> {
     fn open() -> Index<'static> {
-        let files = sample_site();
+        Index::of(sample_site())
+    }
+
+    fn of(files: &'a BTreeMap<String, Vec<u8>>) -> Index<'a> {
         let manifest_path = files
             .keys()
             .find(|p| p.starts_with("search/") && p.ends_with("/manifest.js"))
@@ -308,21 +311,29 @@ impl Index<'_> {
     }
 
     /// A term's dictionary entry, through the root shard and, for a split prefix group,
-    /// its sub-shard (the one whose first term is the last not after the term, in UTF-16).
+    /// its inner nodes and sub-shard (at each level, the child whose first term is the last
+    /// not after the term, in UTF-16).
     fn entry(&self, term: &str) -> Option<Value> {
         let shards = self.manifest["shards"].as_u64().unwrap() as usize;
         let root = self.load(&format!("t{}", shard_of(term, shards)));
         if let Some(entry) = root[0].get(term) {
             return Some(entry.clone());
         }
-        let children = root[1].get(prefix_of(term))?.as_array()?.clone();
+        let mut list = root[1].get(prefix_of(term))?.as_array()?.clone();
         let utf16 = |s: &str| s.encode_utf16().collect::<Vec<_>>();
-        let child = children
-            .iter()
-            .rev()
-            .find(|c| utf16(c[0].as_str().unwrap()) <= utf16(term))
-            .unwrap_or(&children[0]);
-        self.load(&format!("s{}", child[1])).get(term).cloned()
+        loop {
+            let child = list
+                .iter()
+                .rev()
+                .find(|c| utf16(c[0].as_str().unwrap()) <= utf16(term))
+                .unwrap_or(&list[0]);
+            let id = child[1].as_str().unwrap().to_owned();
+            let node = self.load(&id);
+            if !id.starts_with('r') {
+                return node.get(term).cloned();
+            }
+            list = node.as_array().unwrap().clone();
+        }
     }
 
     /// Postings of an index term, by document: (document number, impact, positions).
@@ -647,5 +658,52 @@ fn a_spilled_index_is_byte_identical_to_one_held_in_memory() {
     );
     for (path, bytes) in &held {
         assert!(bytes == &spilled[path], "{path} differs once spilled");
+    }
+}
+
+#[test]
+fn a_prefix_with_a_huge_vocabulary_is_found_through_inner_nodes() {
+    // See: issue 5, "at 100,000 documents the bytes for a one-word query grow by less than
+    // 2x": a prefix shared by tens of thousands of terms must not make one list that grows
+    // with them. 24,000 distinct words starting "zqx" need a few hundred sub-shards.
+    let root = tempfile::tempdir().expect("temporary folder");
+    let agency = root.path().join("content/agency-a");
+    std::fs::create_dir_all(&agency).unwrap();
+    let word = |n: usize| {
+        let letters: String = format!("{n:05}")
+            .bytes()
+            .map(|d| (b'a' + d - b'0') as char)
+            .collect();
+        format!("zqx{letters}")
+    };
+    for d in 0..40 {
+        let body: Vec<String> = (0..600).map(|w| word(d * 600 + w)).collect();
+        std::fs::write(
+            agency.join(format!("note-{d:02}.md")),
+            format!("---\ntitle: Note {d}\n---\n{}\n", body.join(" ")),
+        )
+        .unwrap();
+    }
+    let out = Output::memory();
+    leakpress::build(&BuildOptions::new(root.path()), &out, &|_| {}).expect("builds");
+    let files = out.into_files();
+    let index = Index::of(&files);
+    let inner = files
+        .keys()
+        .filter(|p| p.starts_with(&index.folder) && p[index.folder.len()..].starts_with('r'))
+        .count();
+    assert!(inner >= 2, "{inner} inner nodes");
+    let shards = index.manifest["shards"].as_u64().unwrap() as usize;
+    let root_shard = index.load(&format!("t{}", shard_of("zqxaaaaa", shards)));
+    let list = root_shard[1]["zqx"].as_array().expect("zqx is split");
+    assert!(list.len() <= 64, "{} entries at the root", list.len());
+    assert!(
+        list.iter().all(|c| c[1].as_str().unwrap().starts_with('r')),
+        "the root lists inner nodes"
+    );
+    for n in [0, 1, 599, 600, 12_345, 23_999] {
+        let postings = index.postings(&word(n));
+        assert_eq!(postings.len(), 1, "{}", word(n));
+        assert_eq!(index.doc(postings[0].doc)[0], format!("Note {}", n / 600));
     }
 }

@@ -37,10 +37,15 @@
 //! - `t<n>.js`, the dictionary's root shards → `load("t<n>", [{term: entry}, {prefix:
 //!   [[first_term, s, max_df]]}])`. Terms are grouped by their first [`SHARD_PREFIX_CHARS`]
 //!   characters (the *prefix*) and a group lives in shard `fnv1a(prefix) % shards`. A group
-//!   over [`LEAF_BYTES`] is not inline: the shard lists it as sorted sub-shards `s<s>.js` →
-//!   `load("s<s>", {term: entry})`, each about [`LEAF_BYTES`], by first term (terms compared
-//!   as UTF-16, as JS compares strings) and largest document frequency. A heavy prefix thus
-//!   costs a reader one small redirect list plus one leaf, and the manifest does not change.
+//!   over [`LEAF_BYTES`] is not inline: it is split into sorted sub-shards `s<s>.js` →
+//!   `load("s<s>", {term: entry})`, each about [`LEAF_BYTES`], and the shard lists them as
+//!   `[[first_term, "s<s>", max_df]]` by first term (terms compared as UTF-16, as JS
+//!   compares strings) and largest document frequency. A group of more than [`FANOUT`]
+//!   leaves gets a tree: its list names inner nodes `r<r>.js` → `load("r<r>", [[first_term,
+//!   id, max_df]])`, each listing at most [`FANOUT`] leaves or inner nodes, so no list a
+//!   reader fetches grows with the vocabulary. A heavy prefix thus costs a reader one small
+//!   list per level (one level per [`FANOUT`]-fold growth) plus one leaf, and the manifest
+//!   does not change.
 //! - `entry` is `[df, docs, positions]` with both strings inline ([`encode`]) when together at
 //!   most [`INLINE_BYTES`], else `[df, [[p, i, q, j, first_doc, last_doc, count,
 //!   max_impact]]]`: *tiers* of postings by impact, highest first (the best [`TIERS`]\[0\],
@@ -67,7 +72,9 @@
 //! word of four or more letters, searched among terms that share its prefix. So a typo in the
 //! first three letters is never corrected, and in a split group the typo must also come after
 //! the first letters that narrow the group to at most four sub-shards (in English text, the
-//! fourth or fifth letter).
+//! fourth or fifth letter) within the last list on the word's path (in a tree, the inner node
+//! of at most [`FANOUT`] leaves where the word would be). Prefix expansion walks the tree best
+//! first by largest document frequency, so it reads the same four leaves as a flat list.
 //!
 //! Ranking inputs: each posting's `impact` is the document's BM25F score for the term
 //! (title ×[`TITLE_WEIGHT`], agency name ×[`AGENCY_WEIGHT`], body ×1), times 16, rounded; the
@@ -96,9 +103,11 @@ use crate::tables::{RecordTable, SearchRecord};
 pub use encode::{Posting, decode_block, encode_block, fnv1a};
 pub use tokenize::{Mode, Token, tokenize};
 
-/// Format version, in the manifest and the key. 4: records numbered by table and row (3
-/// numbered them by URL), so the same input gives other numbers and needs another folder.
-pub const FORMAT_VERSION: u32 = 4;
+/// Format version, in the manifest and the key. 5: a split group's list names files (`s<n>`
+/// or an inner node `r<n>`) instead of sub-shard numbers; 4: records numbered by table and
+/// row (3 numbered them by URL), so the same input gives other numbers and needs another
+/// folder.
+pub const FORMAT_VERSION: u32 = 5;
 /// Documents per `d<n>.js` file.
 pub const DOC_CHUNK: usize = 4;
 /// Characters of text kept per document for excerpts.
@@ -135,6 +144,9 @@ fn memory_budget() -> usize {
 pub const SHARD_BYTES: usize = 8 * 1024;
 /// A prefix group larger than this is split into sub-shards of about this size.
 pub const LEAF_BYTES: usize = 4 * 1024;
+/// Most children listed by one node of a split group's tree (the root shard's list or an
+/// inner node `r<n>.js`): about 1.5 KB of JSON.
+pub const FANOUT: usize = 64;
 /// BM25F weights and parameters.
 pub const TITLE_WEIGHT: f64 = 4.0;
 /// Agency-name weight.
@@ -999,6 +1011,7 @@ impl Indexer {
         // Files go out a batch at a time, so the dictionary's text is never all in memory.
         let mut files = FileBatch::default();
         let mut sub_shard = 0usize;
+        let mut inner_node = 0usize;
         for (prefix, mut list) in groups {
             let bytes: usize = list.iter().map(size_of).sum();
             if bytes <= LEAF_BYTES {
@@ -1007,7 +1020,8 @@ impl Indexer {
             }
             // The reader compares terms as JS strings (UTF-16 code units).
             list.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-            let mut children = Vec::new();
+            // Leaf references: (first term, file id, largest df).
+            let mut children: Vec<(String, String, usize)> = Vec::new();
             let mut start = 0;
             while start < list.len() {
                 let mut end = start;
@@ -1025,11 +1039,27 @@ impl Indexer {
                     format!("s{sub_shard}"),
                     terms_object(leaf_entries),
                 )?;
-                children.push(json!([leaf_entries[0].0, sub_shard, max_df]));
+                children.push((leaf_entries[0].0.clone(), format!("s{sub_shard}"), max_df));
                 sub_shard += 1;
                 start = end;
             }
-            let split = json!(children).to_string();
+            // A group with more leaves than a node holds gets inner nodes, level by level,
+            // so the list a reader fetches stays about FANOUT entries however large the
+            // vocabulary grows: a lookup costs one more small file per hundredfold growth.
+            while children.len() > FANOUT {
+                let nodes = children.len().div_ceil(FANOUT);
+                let per_node = children.len().div_ceil(nodes);
+                let mut parents = Vec::with_capacity(nodes);
+                for chunk in children.chunks(per_node) {
+                    let id = format!("r{inner_node}");
+                    inner_node += 1;
+                    let max_df = chunk.iter().map(|c| c.2).max().unwrap_or(0);
+                    files.push(self, out, id.clone(), child_list(chunk))?;
+                    parents.push((chunk[0].0.clone(), id, max_df));
+                }
+                children = parents;
+            }
+            let split = child_list(&children);
             let bytes = prefix.len() + split.len() + 4;
             items.push((prefix, Item::Split(split), bytes));
         }
@@ -1305,6 +1335,17 @@ impl Packer {
 }
 
 /// `{"term":entry,…}` from already serialized entries.
+/// A node's children as JSON, `[[first_term, file_id, max_df], …]`.
+fn child_list(children: &[(String, String, usize)]) -> String {
+    json!(
+        children
+            .iter()
+            .map(|(term, id, df)| json!([term, id, df]))
+            .collect::<Vec<_>>()
+    )
+    .to_string()
+}
+
 fn terms_object(entries: &[DictEntry]) -> String {
     let mut out = String::from("{");
     for (i, (term, value, _)) in entries.iter().enumerate() {
@@ -1458,18 +1499,105 @@ mod tests {
         // Every term is in the sub-shard whose first term is the last one not after it.
         for i in [0usize, 1, 1499, 2999] {
             let term = format!("ben{i:05}");
-            let child = children
-                .iter()
-                .rev()
-                .find(|c| c[0].as_str().unwrap() <= term.as_str())
-                .unwrap();
-            let leaf = script(&files, &key, &format!("s{}", child[1]));
+            let (leaf, path) = leaf_for(&files, &key, children, &term);
+            assert_eq!(path, 0, "{} leaves need no inner node", children.len());
             assert!(leaf.get(&term).is_some(), "{term}");
-            assert!(files[&format!("search/{key}/s{}.js", child[1])].len() < LEAF_BYTES + 200);
+        }
+        for child in children {
+            let id = child[1].as_str().unwrap();
+            assert!(id.starts_with('s'), "{id}");
+            assert!(files[&format!("search/{key}/{id}.js")].len() < LEAF_BYTES + 200);
         }
         // The redirect list is a small fraction of the group it stands for.
         let root_bytes = files[&format!("search/{key}/t{}.js", shard_of("ben", shards))].len();
         assert!(root_bytes < 3000 * 20 / 10, "root shard {root_bytes} bytes");
+    }
+
+    /// Walks a split group's list down to the leaf whose range holds `term`; returns the
+    /// leaf and how many inner nodes were read on the way.
+    fn leaf_for(
+        files: &BTreeMap<String, Vec<u8>>,
+        key: &str,
+        list: &[serde_json::Value],
+        term: &str,
+    ) -> (serde_json::Value, usize) {
+        let child = list
+            .iter()
+            .rev()
+            .find(|c| c[0].as_str().unwrap() <= term)
+            .unwrap_or(&list[0]);
+        let id = child[1].as_str().unwrap();
+        let node = script(files, key, id);
+        if id.starts_with('r') {
+            let (leaf, depth) = leaf_for(files, key, node.as_array().unwrap(), term);
+            (leaf, depth + 1)
+        } else {
+            (node, 0)
+        }
+    }
+
+    #[test]
+    fn a_group_of_many_leaves_gets_inner_nodes_so_no_list_grows_with_it() {
+        let out = Output::memory();
+        let indexer = Indexer::new(&[], &[], &Config::default(), "", &[]);
+        let key = indexer.key().to_owned();
+        let terms = 200_000usize;
+        let entries: Vec<(String, String, usize)> = (0..terms)
+            .map(|i| {
+                let df = (i * 7919) % 1000 + 1;
+                // Long entries make small leaves, so the tree needs two inner levels.
+                let docs = "B".repeat(120);
+                (
+                    format!("ben{i:06}"),
+                    json!([df, docs, "AA"]).to_string(),
+                    df,
+                )
+            })
+            .collect();
+        let shards = indexer.write_dictionary(&out, entries).unwrap();
+        let files = out.into_files();
+        let root = script(&files, &key, &format!("t{}", shard_of("ben000001", shards)));
+        let top = root[1]["ben"].as_array().expect("ben is split");
+        let leaves = files.keys().filter(|f| f.contains("/s")).count();
+        assert!(
+            leaves > FANOUT * FANOUT,
+            "{leaves} leaves make a tree of three levels"
+        );
+        assert!(top.len() <= FANOUT, "{} entries at the root", top.len());
+        // Every node lists at most FANOUT children, each with the largest df below it.
+        fn max_df(files: &BTreeMap<String, Vec<u8>>, key: &str, id: &str) -> u64 {
+            let node = script(files, key, id);
+            if id.starts_with('s') {
+                return node
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .map(|e| e[0].as_u64().unwrap())
+                    .max()
+                    .unwrap();
+            }
+            let list = node.as_array().unwrap();
+            assert!(list.len() <= FANOUT, "{id} lists {}", list.len());
+            for child in list {
+                let below = max_df(files, key, child[1].as_str().unwrap());
+                assert_eq!(child[2].as_u64().unwrap(), below, "{id}");
+            }
+            list.iter().map(|c| c[2].as_u64().unwrap()).max().unwrap()
+        }
+        for child in top {
+            assert_eq!(
+                child[2].as_u64().unwrap(),
+                max_df(&files, &key, child[1].as_str().unwrap())
+            );
+        }
+        for i in [0usize, 1, 4095, 99_999, terms - 1] {
+            let term = format!("ben{i:06}");
+            let (leaf, depth) = leaf_for(&files, &key, top, &term);
+            assert_eq!(depth, 2, "{term}");
+            assert!(leaf.get(&term).is_some(), "{term}");
+        }
+        let root_bytes = files[&format!("search/{key}/t{}.js", shard_of("ben", shards))].len();
+        assert!(root_bytes < FANOUT * 40, "root shard {root_bytes} bytes");
     }
 
     #[test]

@@ -16,6 +16,9 @@ const { chromium } = require(path.join(here, '../browser/node_modules/playwright
 const [lpRoot, pfRoot, corpus] = process.argv.slice(2);
 // PAGEFIND=0 measures leakpress alone (Pagefind needs about 0.5 GB per 1,000 pages to index).
 const withPagefind = process.env.PAGEFIND !== '0';
+// FILES=1 lists each index file a leakpress query fetched, to see where its bytes go.
+const showFiles = process.env.FILES === '1';
+const kb = (n) => (n / 1024).toFixed(1);
 
 // ---- queries from the corpus's own vocabulary, by frequency rank
 function vocabulary() {
@@ -94,7 +97,7 @@ async function heap(page) {
 }
 
 const isFixedLp = (f) => /^assets\/search\./.test(f) || /^search\/[^/]+\/manifest\.js$/.test(f);
-const isQueryLp = (f) => /^search\/[^/]+\/[tpdsq]\d+\.js$/.test(f);
+const isQueryLp = (f) => /^search\/[^/]+\/[tpdsqr]\d+\.js$/.test(f);
 const isFixedPf = (f) => /pagefind\.js$|pagefind-entry\.json$|\.pagefind$|\.pf_meta$|wasm/.test(f);
 const isQueryPf = (f) => /\.pf_(index|fragment|filter)$/.test(f);
 const sum = (list, pick) => list.filter((e) => pick(e.file)).reduce((a, e) => a + e.bytes, 0);
@@ -115,6 +118,12 @@ async function runLeakpress(q) {
   const entries = log;
   const latency = await leakpressLatency(page);
   await context.close();
+  if (showFiles) {
+    console.log(`  files read for ${q}:`);
+    for (const e of entries.filter((x) => isQueryLp(x.file))) {
+      console.log(`    ${e.file.replace(/^search\/[^/]+\//, '').padEnd(12)} ${kb(e.bytes).padStart(6)} KB gzip, ${kb(e.raw).padStart(6)} KB raw`);
+    }
+  }
   return { status: status.trim(), fixed: sum(entries, isFixedLp), query: sum(entries, isQueryLp), files: count(entries, isQueryLp), heap: mem, latency };
 }
 
@@ -179,7 +188,6 @@ async function runPagefind(q) {
   return { status: `${found.count} results`, latency, fixed: sum(entries, isFixedPf), query: sum(entries, isQueryPf), files: count(entries, isQueryPf), heap: mem };
 }
 
-const kb = (n) => (n / 1024).toFixed(1);
 console.log('\nBytes fetched per query (cold: fresh browser context each), KB as sent with gzip; 10 results shown.');
 console.log('query'.padEnd(34), 'leakpress KB (files)'.padEnd(22), 'pagefind KB (files)'.padEnd(22), 'ratio', ' leakpress results | pagefind results');
 let lpFixed = 0, pfFixed = 0, lpHeap = 0, pfHeap = 0, totalLp = 0, totalPf = 0;

@@ -9,6 +9,8 @@
 # (as a server would send them: gzip for text files, Pagefind's own files as stored), the
 # fixed per-reader cost (client code + manifest/metadata, paid once), the index size on disk,
 # and the indexing time. Needs python3, node, chromium, npm (Pagefind comes from npm).
+# PAGEFIND=0 measures leakpress alone; LEAKPRESS_BIN runs a prebuilt binary; FILES=1 lists
+# every index file each query read, with its gzip and raw size.
 set -euo pipefail
 docs=${1:-10000}
 here=$(cd "$(dirname "$0")" && pwd)

@@ -119,14 +119,51 @@ test('CJK characters typed together form a phrase', () => {
 });
 
 test('split prefix groups: the sub-shard for a term, and those a range can reach', () => {
-  const list = [['benaa', 0, 9], ['benbly', 1, 50], ['benbz', 2, 3], ['bencre', 3, 7]];
-  assert.strictEqual(S.childFor(list, 'benblybensi')[1], 1);
-  assert.strictEqual(S.childFor(list, 'benb')[1], 0);
-  assert.strictEqual(S.childFor(list, 'ben')[1], 0);
-  assert.strictEqual(S.childFor(list, 'benzzz')[1], 3);
-  assert.deepStrictEqual(S.childrenIn(list, 'benb', 'benb\uffff').map((c) => c[1]), [0, 1, 2]);
-  assert.deepStrictEqual(S.childrenIn(list, 'bencr', 'bencr\uffff').map((c) => c[1]), [2, 3]);
-  assert.deepStrictEqual(S.childrenIn(list, 'benbz', 'benbz\uffff').map((c) => c[1]), [2]);
+  const list = [['benaa', 's0', 9], ['benbly', 's1', 50], ['benbz', 's2', 3], ['bencre', 's3', 7]];
+  assert.strictEqual(S.childFor(list, 'benblybensi')[1], 's1');
+  assert.strictEqual(S.childFor(list, 'benb')[1], 's0');
+  assert.strictEqual(S.childFor(list, 'ben')[1], 's0');
+  assert.strictEqual(S.childFor(list, 'benzzz')[1], 's3');
+  assert.deepStrictEqual(S.childrenIn(list, 'benb', 'benb\uffff').map((c) => c[1]), ['s0', 's1', 's2']);
+  assert.deepStrictEqual(S.childrenIn(list, 'bencr', 'bencr\uffff').map((c) => c[1]), ['s2', 's3']);
+  assert.deepStrictEqual(S.childrenIn(list, 'benbz', 'benbz\uffff').map((c) => c[1]), ['s2']);
+});
+
+// A two-level tree: the root list names inner nodes r0 and r1, which name sub-shards.
+const tree = {
+  r0: [['ben', 's0', 40], ['benb', 's1', 90], ['benc', 's2', 5]],
+  r1: [['bend', 's3', 60], ['bene', 's4', 70], ['benf', 's5', 8]],
+};
+const root = [['ben', 'r0', 90], ['bend', 'r1', 70]];
+function reader() {
+  const read = [];
+  const get = (id) => { read.push(id); return Promise.resolve(tree[id]); };
+  return { read, get };
+}
+
+test('a term is found through the inner nodes on its path only', async () => {
+  const r = reader();
+  const found = await S.descend(root, 'benex', r.get);
+  assert.strictEqual(found.leaf, 's4');
+  assert.deepStrictEqual(found.list, tree.r1);
+  assert.deepStrictEqual(r.read, ['r1']);
+  const flat = reader();
+  assert.strictEqual((await S.descend(tree.r0, 'benbly', flat.get)).leaf, 's1');
+  assert.deepStrictEqual(flat.read, [], 'a list of sub-shards needs no further read');
+});
+
+test('prefix widening takes the sub-shards with the largest df, best first through the tree', async () => {
+  const all = reader();
+  assert.deepStrictEqual(await S.bestLeaves(root, 'ben', 'ben\uffff', 4, all.get), ['s1', 's4', 's3', 's0']);
+  assert.deepStrictEqual(all.read, ['r0', 'r1']);
+  // r1's best (70) is below r0's s1 (90): one leaf is found without reading r1.
+  const one = reader();
+  assert.deepStrictEqual(await S.bestLeaves(root, 'ben', 'ben\uffff', 1, one.get), ['s1']);
+  assert.deepStrictEqual(one.read, ['r0']);
+  // A range inside one inner node reads only that node.
+  const narrow = reader();
+  assert.deepStrictEqual(await S.bestLeaves(root, 'bene', 'bene\uffff', 4, narrow.get), ['s4']);
+  assert.deepStrictEqual(narrow.read, ['r1']);
 });
 
 test('filters become document-number ranges', () => {
@@ -162,8 +199,8 @@ function block(postings) {
   return [encode(docs), encode(positions)];
 }
 
-test('execute reads root shards, sub-shards and the best tier first', async () => {
-  const manifest = { v: 3, docs: 300, shards: 1, chunk: 4, prefix: 3, ranges: [[0, 0, 0, -1], [200, 1, 0, -1]] };
+test('execute reads root shards, inner nodes, sub-shards and the best tier first', async () => {
+  const manifest = { v: 5, docs: 300, shards: 1, chunk: 4, prefix: 3, ranges: [[0, 0, 0, -1], [200, 1, 0, -1]] };
   // "benbox" is a long list in two tiers: tier 0 holds its best documents.
   const best = [[7, 90, [1]], [250, 80, [2]]];
   const rest = [];
@@ -178,7 +215,9 @@ test('execute reads root shards, sub-shards and the best tier first', async () =
   S.load('s0', { benaa: [1, ...block([[1, 3, [0]]])] });
   S.load('s1', { benbox: [2 + rest.length, [[0, 1, 0, 0, 7, 250, 2, 90], [1, 0, 1, 0, 0, 297, rest.length, 5]]],
     bencut: [2, rd, rp] });
-  S.load('t0', [{ riot: [1, ...block([[12, 9, [8]]])] }, { ben: [['benaa', 0, 1], ['benbox', 1, 98]] }]);
+  // The "ben" group is a tree: the root lists an inner node, which lists the sub-shards.
+  S.load('r0', [['benaa', 's0', 1], ['benbox', 's1', 98]]);
+  S.load('t0', [{ riot: [1, ...block([[12, 9, [8]]])] }, { ben: [['benaa', 'r0', 98]] }]);
   const one = await S.execute(manifest, S.parseQuery('benbox', false), { want: 2, ranges: null });
   assert.deepStrictEqual(one.results.map((r) => r.doc), [7, 250]);
   assert.strictEqual(one.approximate, true);

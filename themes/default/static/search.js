@@ -3,9 +3,9 @@
  * Plain script, no modules, no fetch, no eval, no WASM: it works from file://. The index
  * (written by src/search_index/) is a set of scripts under search/<key>/ that each call
  * LEAKPRESS_SEARCH.load(id, data); this file inserts <script src> elements for the ones a
- * query needs: root dictionary shards t<n>, sub-shards s<n> of heavy prefixes, packs of
- * posting tiers p<n> (packs of their positions q<n> only for phrases), excerpt chunks d<n>
- * (index format 3); the format is documented in
+ * query needs: root dictionary shards t<n>, sub-shards s<n> of heavy prefixes (through inner
+ * nodes r<n> when a prefix has many), packs of posting tiers p<n> (packs of their positions
+ * q<n> only for phrases), excerpt chunks d<n> (index format 5); the format is documented in
  * src/search_index/mod.rs. The tokenizer and stemmer below are ports of
  * src/search_index/tokenize.rs and the Snowball English stemmer;
  * tests/search-client/tokenizer-vectors.json keeps them equal.
@@ -340,8 +340,9 @@ var LEAKPRESS_SEARCH = (function () {
   }
 
   /**
-   * The sub-shards of a split prefix group ([[first_term, n, max_df]], sorted) whose terms
-   * can fall in [lo, hi): child i holds the terms from its first term up to the next one's.
+   * The children of a split prefix group's list ([[first_term, id, max_df]], sorted; `id` a
+   * sub-shard s<n> or an inner node r<n>) whose terms can fall in [lo, hi): child i holds
+   * the terms from its first term up to the next one's.
    */
   function childrenIn(list, lo, hi) {
     var out = [];
@@ -352,11 +353,46 @@ var LEAKPRESS_SEARCH = (function () {
     return out;
   }
 
-  /** The sub-shard of a split group that holds `term` if the index has it. */
+  /** The child of a split group's list that holds `term` if the index has it. */
   function childFor(list, term) {
     var best = list[0];
     for (var i = 1; i < list.length && list[i][0] <= term; i++) best = list[i];
     return best;
+  }
+
+  function isInner(id) { return id.charAt(0) === 'r'; }
+
+  /**
+   * Walks a split group's tree from `list` to the sub-shard whose range holds `term`.
+   * `get(id)` resolves to an inner node's list. Resolves to {leaf, list}: the sub-shard's id
+   * and the list that named it.
+   */
+  function descend(list, term, get) {
+    var child = childFor(list, term);
+    if (!isInner(child[1])) return Promise.resolve({ leaf: child[1], list: list });
+    return get(child[1]).then(function (node) { return descend(node, term, get); });
+  }
+
+  /**
+   * The ids of the `limit` sub-shards under `list` with terms in [lo, hi) and the largest
+   * document frequencies: best first through the tree (an inner node's max_df is the largest
+   * below it), so only inner nodes that may hold one of them are read.
+   */
+  function bestLeaves(list, lo, hi, limit, get) {
+    var frontier = childrenIn(list, lo, hi);
+    var chosen = [];
+    var byDf = function (a, b) { return b[2] - a[2] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0); };
+    var step = function () {
+      frontier.sort(byDf);
+      while (frontier.length && chosen.length < limit && !isInner(frontier[0][1])) chosen.push(frontier.shift()[1]);
+      if (!frontier.length || chosen.length >= limit) return Promise.resolve(chosen);
+      var node = frontier.shift();
+      return get(node[1]).then(function (children) {
+        frontier = frontier.concat(childrenIn(children, lo, hi));
+        return step();
+      });
+    };
+    return step();
   }
 
   // ---------------------------------------------------------------- query parsing
@@ -689,47 +725,47 @@ var LEAKPRESS_SEARCH = (function () {
       Object.keys(leaves).forEach(function (id) { Object.assign(dict, loaded[id]); });
       return dict;
     };
+    var get = function (id) { return need(id).then(function () { return loaded[id]; }); };
     return loadAll(Object.keys(roots)).then(function () {
-      var exact = {};
-      words.forEach(function (w) {
+      // word → {leaf, list}: where each word of a split group is, and the list that names it.
+      var paths = {};
+      return Promise.all(words.map(function (w) {
         var list = splitOf(w);
-        if (list) exact['s' + childFor(list, w)[1]] = true;
-      });
-      Object.assign(leaves, exact);
-      return loadAll(Object.keys(exact));
-    }).then(function () {
+        if (!list) return null;
+        return descend(list, w, get).then(function (found) { paths[w] = found; leaves[found.leaf] = true; });
+      })).then(function () { return loadAll(Object.keys(leaves)); }).then(function () { return paths; });
+    }).then(function (paths) {
       var dict = dictionary();
-      var wider = {};
+      var wider = [];
       parsed.groups.forEach(function (g) {
         if (dict[g.term] || dict[g.raw]) return;
         if (g.prefix) {
           var list = splitOf(g.raw);
-          if (list) {
-            childrenIn(list, g.raw, g.raw + '\uffff')
-              .sort(function (a, b) { return b[2] - a[2] || a[1] - b[1]; })
-              .slice(0, WIDEN_LEAVES)
-              .forEach(function (c) { wider['s' + c[1]] = true; });
-          }
+          if (list) wider.push(bestLeaves(list, g.raw, g.raw + '\uffff', WIDEN_LEAVES, get));
         }
         if (charCount(g.raw) < 4) return;
         [g.term, g.raw].forEach(function (w) {
-          var list = splitOf(w);
-          if (!list) return;
-          // The longest shared start that still narrows the group to a few sub-shards:
-          // typos after it are found.
+          var path = paths[w];
+          if (!path) return;
+          // The longest shared start that still narrows the list the word is in to a few
+          // sub-shards: typos after it are found.
           var chars = Array.from(w);
           for (var k = manifest.prefix + 1; k <= chars.length; k++) {
             var start = chars.slice(0, k).join('');
-            var kids = childrenIn(list, start, start + '\uffff');
+            var kids = childrenIn(path.list, start, start + '\uffff');
             if (kids.length <= WIDEN_LEAVES) {
-              kids.forEach(function (c) { wider['s' + c[1]] = true; });
+              wider.push(Promise.resolve(kids.map(function (c) { return c[1]; })));
               break;
             }
           }
         });
       });
-      Object.assign(leaves, wider);
-      return loadAll(Object.keys(wider));
+      return Promise.all(wider).then(function (found) {
+        var ids = {};
+        found.forEach(function (list) { list.forEach(function (id) { ids[id] = true; }); });
+        Object.assign(leaves, ids);
+        return loadAll(Object.keys(ids));
+      });
     }).then(dictionary);
   }
 
@@ -1111,6 +1147,8 @@ var LEAKPRESS_SEARCH = (function () {
     decodeBlock: decodeBlock,
     childrenIn: childrenIn,
     childFor: childFor,
+    descend: descend,
+    bestLeaves: bestLeaves,
     filterRanges: filterRanges,
     execute: execute,
     parseQuery: parseQuery,
