@@ -35,7 +35,7 @@
 //!   table instead of one per year too (a 500,000-row table spans many years), so a record
 //!   cannot be filtered by year; its date still shows in results.
 //! - `t<n>.js`, the dictionary's root shards → `load("t<n>", [{term: entry}, {prefix:
-//!   [[first_term, s, max_df]]}])`. Terms are grouped by their first [`SHARD_PREFIX_CHARS`]
+//!   [[first_term, id, max_df]]}])`. Terms are grouped by their first [`SHARD_PREFIX_CHARS`]
 //!   characters (the *prefix*) and a group lives in shard `fnv1a(prefix) % shards`. A group
 //!   over [`LEAF_BYTES`] is not inline: it is split into sorted sub-shards `s<s>.js` →
 //!   `load("s<s>", {term: entry})`, each about [`LEAF_BYTES`], and the shard lists them as
@@ -1045,7 +1045,7 @@ impl Indexer {
             }
             // A group with more leaves than a node holds gets inner nodes, level by level,
             // so the list a reader fetches stays about FANOUT entries however large the
-            // vocabulary grows: a lookup costs one more small file per hundredfold growth.
+            // vocabulary grows: a lookup costs one more small file per FANOUT-fold growth.
             while children.len() > FANOUT {
                 let nodes = children.len().div_ceil(FANOUT);
                 let per_node = children.len().div_ceil(nodes);
@@ -1334,7 +1334,6 @@ impl Packer {
     }
 }
 
-/// `{"term":entry,…}` from already serialized entries.
 /// A node's children as JSON, `[[first_term, file_id, max_df], …]`.
 fn child_list(children: &[(String, String, usize)]) -> String {
     json!(
@@ -1346,6 +1345,7 @@ fn child_list(children: &[(String, String, usize)]) -> String {
     .to_string()
 }
 
+/// `{"term":entry,…}` from already serialized entries.
 fn terms_object(entries: &[DictEntry]) -> String {
     let mut out = String::from("{");
     for (i, (term, value, _)) in entries.iter().enumerate() {
