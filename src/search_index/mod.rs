@@ -449,16 +449,30 @@ impl DocTerm {
 /// showed in the profile.
 #[derive(Default)]
 struct DocTerms {
-    map: FastMap<String, DocTerm>,
-    drained: Vec<(usize, String, DocTerm)>,
+    /// Term → its counts in `counts`: a hit (most words repeat within a document) is one
+    /// lookup, where `contains_key` then `get_mut` on a map of counts was two.
+    map: FastMap<String, u32>,
+    counts: Vec<DocTerm>,
+    drained: Vec<(usize, String, u32)>,
 }
 
 impl DocTerms {
+    fn clear(&mut self) {
+        self.map.clear();
+        self.counts.clear();
+    }
+
     fn bump(&mut self, term: &str) -> &mut DocTerm {
-        if !self.map.contains_key(term) {
-            self.map.insert(term.to_owned(), DocTerm::default());
-        }
-        self.map.get_mut(term).expect("inserted above")
+        let index = match self.map.get(term) {
+            Some(&index) => index,
+            None => {
+                let index = self.counts.len() as u32;
+                self.counts.push(DocTerm::default());
+                self.map.insert(term.to_owned(), index);
+                index
+            }
+        };
+        &mut self.counts[index as usize]
     }
 }
 
@@ -697,7 +711,7 @@ impl Indexer {
         agency_name: &str,
     ) -> (u32, u32) {
         let mut terms = DOC_TERMS.with(|t| t.take());
-        terms.map.clear();
+        terms.clear();
         let title_end = tokenize::tokenize_terms(title, Mode::Index, 0, |term, pos| {
             let entry = terms.bump(term);
             entry.title_tf = entry.title_tf.saturating_add(1);
@@ -727,7 +741,11 @@ impl Indexer {
 
     /// Moves one document's terms into the shared shards, taking each shard's lock once.
     fn store(&self, doc: u32, terms: &mut DocTerms) {
-        let DocTerms { map, drained } = terms;
+        let DocTerms {
+            map,
+            counts: all_counts,
+            drained,
+        } = terms;
         drained.clear();
         for (term, counts) in map.drain() {
             let mut hasher = FxHasher::default();
@@ -745,6 +763,7 @@ impl Indexer {
                 .unwrap_or_else(|e| e.into_inner());
             let shard = &mut *shard;
             for (_, term, counts) in this.iter_mut() {
+                let counts = &all_counts[*counts as usize];
                 let term_id = match shard.ids.get(term.as_str()) {
                     Some(&id) => id,
                     None => {
