@@ -8,16 +8,18 @@ use std::path::Path;
 use walkdir::WalkDir;
 
 use crate::error::{Error, Result, ResultExt};
-use crate::output::sha256_file;
+use crate::output::{Digest256, digest_of_hex, sha256_file};
 
 /// The manifest's file name at the root of the output.
 pub const MANIFEST_FILE: &str = "MANIFEST.sha256";
 
 /// Formats a ledger (path → SHA-256) as a `sha256sum` file.
-pub fn render(ledger: &BTreeMap<String, String>) -> String {
+pub fn render(ledger: &BTreeMap<String, Digest256>) -> String {
     let mut out = String::with_capacity(ledger.len() * 100);
-    for (path, sha) in ledger {
-        out.push_str(sha);
+    let mut hex = [0u8; 64];
+    for (path, digest) in ledger {
+        hex::encode_to_slice(digest, &mut hex).expect("64 hex digits for 32 bytes");
+        out.push_str(std::str::from_utf8(&hex).expect("hex is ASCII"));
         out.push_str("  ");
         out.push_str(path);
         out.push('\n');
@@ -27,10 +29,10 @@ pub fn render(ledger: &BTreeMap<String, String>) -> String {
 
 /// Reads a manifest into path → SHA-256, skipping lines that are not `<sha256>  <path>` (an
 /// earlier build's manifest only tells a rebuild what it may leave alone).
-pub fn parse(text: &str) -> std::collections::HashMap<String, String> {
+pub fn parse(text: &str) -> std::collections::HashMap<String, Digest256> {
     text.lines()
         .filter_map(parse_line)
-        .map(|(sha, path)| (path.to_owned(), sha.to_ascii_lowercase()))
+        .filter_map(|(sha, path)| Some((path.to_owned(), digest_of_hex(sha)?)))
         .collect()
 }
 
