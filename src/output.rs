@@ -203,9 +203,8 @@ impl Output {
     /// Publishes an input file unchanged, hard-linked where the file system allows, else
     /// copied. `sha256` is the file's known hash.
     pub fn copy_file(&self, path: &str, from: &Path, sha256: &str) -> Result<()> {
-        let digest = digest_of_hex(sha256).ok_or_else(|| {
-            Error::Other(format!("{path}: {sha256:?} is not a SHA-256 in hex"))
-        })?;
+        let digest = digest_of_hex(sha256)
+            .ok_or_else(|| Error::Other(format!("{path}: {sha256:?} is not a SHA-256 in hex")))?;
         match &self.backend {
             Backend::Disk(disk) => {
                 let target = disk.dir.join(path);
