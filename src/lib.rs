@@ -264,7 +264,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
 
     write_sitemaps(out, &config, &mut report)?;
     // The ledger names every file (530,000 at 500,000 records): rendered where it lies, as a
-    // copy would cost about 200 bytes a file.
+    // copy would cost a path and a digest a file.
     let manifest_text = out.with_ledger(manifest::render);
     out.write(manifest::MANIFEST_FILE, manifest_text.as_bytes())?;
     drop(manifest_text);
@@ -535,7 +535,7 @@ fn write_sitemaps(out: &Output, config: &Config, report: &mut Report) -> Result<
         return Ok(());
     };
     // Pages are read from the ledger where it lies, one sitemap's worth at a time: neither a
-    // copy of the ledger (200 bytes a file) nor a list of every URL is made.
+    // copy of the ledger (a path and a digest a file) nor a list of every URL is made.
     let is_page = |path: &&String| path.ends_with("index.html");
     let pages = out.with_ledger(|ledger| ledger.keys().filter(is_page).count());
     // The sitemap of the (at most SITEMAP_LIMIT) pages after `after`, and its last page.
