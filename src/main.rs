@@ -23,7 +23,7 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Milliseconds freed pages stay committed. Purging at once (0) cost a 50,000-document build
 /// 42 s of system time against 25 s at 10 ms: each purge is an `madvise` that shoots down
 /// the other cores' TLB entries, and the page is soon faulted in and zeroed again. 10 ms
-/// added 10 MB to the peak where 100 ms added 38 MB and 1 s 81 MB.
+/// added 9 MB to the peak where 100 ms added 38 MB and 1 s 81 MB (one run each).
 const PURGE_DELAY_MS: std::ffi::c_long = 10;
 
 extern "C" fn tune_allocator() {
