@@ -131,8 +131,24 @@ pub struct SpilledBody {
 /// the first page, so extraction must finish first; holding all bodies meanwhile made memory
 /// grow with the corpus (26 KB a document, 26 GB at a million). Parked on disk, they cost the
 /// page cache instead of the heap, and each comes back only while its page renders.
+///
+/// Each body is one zstd frame: a body's text repeats its HTML, and a million documents'
+/// bodies (38 KB each in the benchmark corpus) would otherwise need as much free disk as the
+/// published site itself.
 pub struct BodySpill {
     file: SpillFile,
+}
+
+/// zstd level for parked bodies: the fastest regular level, since each body is read back once.
+const SPILL_LEVEL: i32 = 1;
+
+thread_local! {
+    // A context per thread, reused: making one per body would allocate its tables a million
+    // times.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 impl BodySpill {
@@ -146,11 +162,17 @@ impl BodySpill {
 
     /// Parks one body.
     pub fn put(&self, body: &Body) -> std::io::Result<SpilledBody> {
-        let bytes = body.encode();
-        let offset = self.file.append(&bytes)?;
+        let frame = COMPRESSOR.with_borrow_mut(|slot| {
+            let compressor = match slot {
+                Some(compressor) => compressor,
+                None => slot.insert(zstd::bulk::Compressor::new(SPILL_LEVEL)?),
+            };
+            compressor.compress(&body.encode())
+        })?;
+        let offset = self.file.append(&frame)?;
         Ok(SpilledBody {
             offset,
-            len: bytes.len() as u64,
+            len: frame.len() as u64,
         })
     }
 
@@ -158,8 +180,21 @@ impl BodySpill {
     pub fn get(&self, at: SpilledBody) -> std::io::Result<Body> {
         let len = usize::try_from(at.len)
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "body too large"))?;
-        let mut bytes = vec![0; len];
-        self.file.read(&mut bytes, at.offset)?;
+        let mut frame = vec![0; len];
+        self.file.read(&mut frame, at.offset)?;
+        // The compressor records each frame's size, so the buffer is allocated once, exactly.
+        let size = zstd::zstd_safe::get_frame_content_size(&frame)
+            .ok()
+            .flatten()
+            .and_then(|size| usize::try_from(size).ok())
+            .ok_or_else(corrupt)?;
+        let bytes = DECOMPRESSOR.with_borrow_mut(|slot| {
+            let decompressor = match slot {
+                Some(decompressor) => decompressor,
+                None => slot.insert(zstd::bulk::Decompressor::new()?),
+            };
+            decompressor.decompress(&frame, size)
+        })?;
         Body::decode(&bytes)
     }
 }
