@@ -224,6 +224,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     for asset in theme.assets.values() {
         out.write(&asset.path, &asset.bytes)?;
     }
+    out.forget_folders();
     timer.lap("render");
 
     // Records are not Documents (one table may hold 500,000 rows): a dedicated streaming
@@ -295,6 +296,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     report.summary.pages = docs.len() + listing_pages + table_render.pages;
     report.summary.files_written = files_written;
     report.summary.timings = timer.laps;
+    report.summary.stage_peak_bytes = timer.peaks;
     report.summary.search_seconds = search_clock.seconds();
     if cache.is_enabled() {
         // Only after the last lookup: what this build did not use is garbage now.
@@ -589,6 +591,7 @@ fn write_sitemaps(out: &Output, config: &Config, report: &mut Report) -> Result<
 struct Timer {
     start: Instant,
     laps: Vec<(String, f64)>,
+    peaks: Vec<(String, u64)>,
 }
 
 impl Timer {
@@ -596,6 +599,7 @@ impl Timer {
         Timer {
             start: Instant::now(),
             laps: Vec::new(),
+            peaks: Vec::new(),
         }
     }
 
@@ -603,8 +607,28 @@ impl Timer {
         let now = Instant::now();
         self.laps
             .push((stage.to_owned(), (now - self.start).as_secs_f64()));
+        if let Some(peak) = peak_rss() {
+            self.peaks.push((stage.to_owned(), peak));
+        }
         self.start = now;
     }
+}
+
+/// The process's peak resident memory so far, in bytes: Linux's `VmHWM`, `None` elsewhere.
+/// A stage whose figure rises above the one before it set the new peak. (Linux could reset
+/// the mark per stage, but that also resets what `time` and `getrusage` report for the whole
+/// run.)
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 /// Time spent in one kind of work by every thread, added up: the render threads tokenize for
@@ -631,6 +655,16 @@ impl ThreadClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_peak_so_far_counts_memory_just_touched() {
+        let block = vec![1u8; 64 << 20];
+        std::hint::black_box(&block);
+        let peak = peak_rss().expect("Linux reports VmHWM");
+        assert!(peak >= 64 << 20, "peak {peak} bytes");
+        drop(block);
+    }
 
     #[test]
     fn past_the_limit_pages_spread_over_sitemaps_in_path_order() {

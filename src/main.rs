@@ -249,8 +249,15 @@ fn build_once(options: &BuildOptions, args: &BuildArgs) -> Result<Report> {
         .with_context(|| format!("cannot write {}", report_path.display()))?;
     print_warnings(&report);
     if args.timings {
+        let peaks = &report.summary.stage_peak_bytes;
         for (stage, seconds) in &report.summary.timings {
-            eprintln!("  {stage:<10} {seconds:>8.3} s");
+            match peaks.iter().find(|(name, _)| name == stage) {
+                Some((_, bytes)) => eprintln!(
+                    "  {stage:<10} {seconds:>8.3} s  {:>6} MiB peak so far",
+                    bytes >> 20
+                ),
+                None => eprintln!("  {stage:<10} {seconds:>8.3} s"),
+            }
         }
         eprintln!(
             "  search   {:>8.3} s over all threads, within render and records",

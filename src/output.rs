@@ -228,6 +228,16 @@ impl Output {
         Ok(())
     }
 
+    /// Forgets which folders exist. Every document page has a folder of its own, so once
+    /// pages are written the set only holds memory (a path a page, a million at a million
+    /// documents); a folder written into later is checked again, once.
+    pub fn forget_folders(&self) {
+        if let Backend::Disk(disk) = &self.backend {
+            let mut made = lock(&disk.made);
+            *made = HashSet::new();
+        }
+    }
+
     /// Deletes every file under a disk output that this build did not write (the pages of
     /// removed documents, an old search index, the build marker) and the folders left empty.
     /// Call once, after the last write. Returns what the output did, file by file.

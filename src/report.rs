@@ -62,6 +62,9 @@ pub struct Summary {
     pub agencies: usize,
     /// Wall-clock seconds per stage, in pipeline order. Not written into `public/`.
     pub timings: Vec<(String, f64)>,
+    /// The process's peak resident memory (bytes) so far at the end of each stage, where the
+    /// OS reports it (Linux); empty elsewhere. A stage whose figure rises set the new peak.
+    pub stage_peak_bytes: Vec<(String, u64)>,
     /// Pages rendered with the theme.
     pub pages_rendered: usize,
     /// Pages left as the previous build wrote them: same template, values and body (see

@@ -85,7 +85,7 @@ printf '%-10s %9.2f %9.2f %12.0f %9d\n' leakpress "$lp_wall" "$lp_cpu" "$((lp_rs
 printf '%-10s %9.2f %9.2f %12.0f %9d\n' hugo "$hu_wall" "$hu_cpu" "$((hu_rss / 1024))" "$hu_files"
 printf 'leakpress / hugo: wall %.2fx, peak RSS %.2fx\n' \
   "$(echo "$lp_wall / $hu_wall" | bc -l)" "$(echo "$lp_rss / $hu_rss" | bc -l)"
-echo "leakpress stage timings:"; grep -E '^\s+[a-z]+\s+[0-9.]+ s$' "$work/log-leakpress" || true
+echo "leakpress stage timings:"; grep -E '^\s+[a-z]+\s+[0-9.]+ s( |$)' "$work/log-leakpress" || true
 
 # Distance to the physical limit: copying the corpus and leakpress's output on the same disk.
 read -r cp_wall _ _ <<<"$(measure copy sh -c "cp -r '$corpus/content' '$trash/copy-content' && cp -r '$work/out-leakpress' '$trash/copy-out'")"
