@@ -139,18 +139,6 @@ pub struct BodySpill {
     file: SpillFile,
 }
 
-/// zstd level for parked bodies: the fastest regular level, since each body is read back once.
-const SPILL_LEVEL: i32 = 1;
-
-thread_local! {
-    // A context per thread, reused: making one per body would allocate its tables a million
-    // times.
-    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        const { std::cell::RefCell::new(None) };
-    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
 impl BodySpill {
     /// Creates the spill file in `dir`, or in the system's temporary folder if `dir` is not
     /// writable. The file is unlinked at once where the OS allows, so a killed build leaves
@@ -162,13 +150,7 @@ impl BodySpill {
 
     /// Parks one body.
     pub fn put(&self, body: &Body) -> std::io::Result<SpilledBody> {
-        let frame = COMPRESSOR.with_borrow_mut(|slot| {
-            let compressor = match slot {
-                Some(compressor) => compressor,
-                None => slot.insert(zstd::bulk::Compressor::new(SPILL_LEVEL)?),
-            };
-            compressor.compress(&body.encode())
-        })?;
+        let frame = crate::spill::compress(&body.encode())?;
         let offset = self.file.append(&frame)?;
         Ok(SpilledBody {
             offset,
@@ -182,20 +164,7 @@ impl BodySpill {
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "body too large"))?;
         let mut frame = vec![0; len];
         self.file.read(&mut frame, at.offset)?;
-        // The compressor records each frame's size, so the buffer is allocated once, exactly.
-        let size = zstd::zstd_safe::get_frame_content_size(&frame)
-            .ok()
-            .flatten()
-            .and_then(|size| usize::try_from(size).ok())
-            .ok_or_else(corrupt)?;
-        let bytes = DECOMPRESSOR.with_borrow_mut(|slot| {
-            let decompressor = match slot {
-                Some(decompressor) => decompressor,
-                None => slot.insert(zstd::bulk::Decompressor::new()?),
-            };
-            decompressor.decompress(&frame, size)
-        })?;
-        Body::decode(&bytes)
+        Body::decode(&crate::spill::decompress(&frame)?)
     }
 }
 

@@ -1,13 +1,57 @@
 //! Temporary files that the build parks bytes in: bodies between extraction and rendering
 //! ([`crate::document::BodySpill`]), postings past the search index's memory budget.
 //!
-//! A [`SpillFile`] is appended to and read back by byte range. It is unlinked as soon as it
+//! A [`SpillFile`] is appended to and read back by byte range; [`compress`] and
+//! [`decompress`] shrink what goes in (and the cache's entries). It is unlinked as soon as it
 //! is created where the OS allows (elsewhere on drop), so a killed build leaves nothing behind.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// zstd level for parked bytes: the fastest regular level, since each frame is read back
+/// about once.
+const LEVEL: i32 = 1;
+
+thread_local! {
+    // A context per thread, reused: making one per frame would allocate its tables a million
+    // times.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `bytes` as one zstd frame that records its size.
+pub(crate) fn compress(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    COMPRESSOR.with_borrow_mut(|slot| {
+        let compressor = match slot {
+            Some(compressor) => compressor,
+            None => slot.insert(zstd::bulk::Compressor::new(LEVEL)?),
+        };
+        compressor.compress(bytes)
+    })
+}
+
+/// The bytes of a frame made by [`compress`]; an error if it is damaged.
+pub(crate) fn decompress(frame: &[u8]) -> std::io::Result<Vec<u8>> {
+    // The frame records its size, so the buffer is allocated once, exactly.
+    let size = zstd::zstd_safe::get_frame_content_size(frame)
+        .ok()
+        .flatten()
+        .and_then(|size| usize::try_from(size).ok())
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "not a sized zstd frame")
+        })?;
+    DECOMPRESSOR.with_borrow_mut(|slot| {
+        let decompressor = match slot {
+            Some(decompressor) => decompressor,
+            None => slot.insert(zstd::bulk::Decompressor::new()?),
+        };
+        decompressor.decompress(frame, size)
+    })
+}
 
 /// An unnamed temporary file, appended to from any thread and read back by range.
 pub(crate) struct SpillFile {
