@@ -133,8 +133,8 @@ pub struct SpilledBody {
 /// page cache instead of the heap, and each comes back only while its page renders.
 ///
 /// Each body is one zstd frame: a body's text repeats its HTML, and a million documents'
-/// bodies (38 KB each in the benchmark corpus) would otherwise need as much free disk as the
-/// published site itself.
+/// bodies (38 KB each in the benchmark corpus) would otherwise need nearly as much free disk as
+/// the published site itself.
 pub struct BodySpill {
     file: SpillFile,
 }
