@@ -300,8 +300,8 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     report.summary.search_seconds = search_clock.seconds();
     if cache.is_enabled() {
         // Only after the last lookup: what this build did not use is garbage now.
-        if let Err(err) = cache.prune() {
-            report.warn(".", format!("incremental cache not pruned: {err}"));
+        if let Err(err) = cache.commit() {
+            report.warn(".", format!("incremental cache not saved: {err}"));
         }
         report.summary.cache = Some(cache.stats());
     }

@@ -38,13 +38,23 @@ fn assert_same_site(a: &Build, b: &Build, what: &str) {
     assert!(differing.is_empty(), "{what}: files differ: {differing:?}");
 }
 
-/// Every entry file under the cache's extraction namespace.
-fn entries(cache: &Path) -> Vec<std::path::PathBuf> {
-    let mut found: Vec<_> = walkdir::WalkDir::new(cache.join(leakpress::cache::EXTRACT))
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
+/// The cache's pack files and where each record in them starts (records begin with `LPR3`;
+/// a compressed frame could hold those bytes too, so only the first few are trusted).
+fn packs(cache: &Path) -> Vec<(std::path::PathBuf, Vec<usize>)> {
+    let mut found: Vec<_> = std::fs::read_dir(cache.join("packs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pack"))
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            let starts = bytes
+                .windows(4)
+                .enumerate()
+                .filter(|(_, w)| *w == b"LPR3")
+                .map(|(i, _)| i)
+                .collect();
+            (p, starts)
+        })
         .collect();
     found.sort();
     found
@@ -115,16 +125,21 @@ fn damaged_entries_are_detected_and_redone_not_trusted() {
     let cache = tempfile::tempdir().unwrap();
     let cold = build_with_cache(archive.path(), cache.path(), 2);
 
-    let all = entries(cache.path());
-    assert_eq!(all.len(), cold.stats.written);
-    // One flipped byte deep in a body, one entry cut short, one emptied.
-    let mut bytes = std::fs::read(&all[0]).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x20;
-    std::fs::write(&all[0], bytes).unwrap();
-    let bytes = std::fs::read(&all[1]).unwrap();
-    std::fs::write(&all[1], &bytes[..bytes.len() / 3]).unwrap();
-    std::fs::write(&all[2], b"").unwrap();
+    let packs = packs(cache.path());
+    assert_eq!(packs.len(), 1, "one build writes one pack");
+    let (pack, starts) = &packs[0];
+    assert!(
+        starts.len() >= cold.stats.written,
+        "{} records",
+        starts.len()
+    );
+    // The first records are extractions (the page table is stored last). One flipped byte
+    // deep in a body, one record's header broken, one record's length wrong.
+    let mut bytes = std::fs::read(pack).unwrap();
+    bytes[(starts[0] + starts[1]) / 2] ^= 0x20;
+    bytes[starts[1]] = b'X';
+    bytes[starts[2] + 36] ^= 1;
+    std::fs::write(pack, bytes).unwrap();
 
     let warm = build_with_cache(archive.path(), cache.path(), 2);
     assert_eq!(warm.stats.corrupt, 3, "{:?}", warm.stats);
