@@ -100,7 +100,7 @@ use crate::output::{Output, sha256_hex};
 use crate::spill::SpillFile;
 use crate::tables::{RecordTable, SearchRecord};
 
-pub use encode::{Posting, decode_block, encode_block, fnv1a};
+pub use encode::{Posting, PostingRef, decode_block, encode_block, encode_refs, fnv1a};
 pub use tokenize::{Mode, Token, tokenize};
 
 /// Format version, in the manifest and the key. 5: a split group's list names files (`s<n>`
@@ -1188,9 +1188,9 @@ impl Scorer<'_> {
         &self,
         df: usize,
         raw: impl Iterator<Item = (u32, &'p RawPosting, &'p [u32])>,
-    ) -> Vec<Posting> {
+    ) -> Vec<PostingRef<'p>> {
         let idf = (1.0 + (self.n_docs as f64 - df as f64 + 0.5) / (df as f64 + 0.5)).ln();
-        let mut postings: Vec<Posting> = raw
+        let mut postings: Vec<PostingRef<'p>> = raw
             .map(|(doc, p, positions)| {
                 let (title_len, body_len) = self.lengths[doc as usize];
                 let inputs = RankInputs {
@@ -1202,10 +1202,10 @@ impl Scorer<'_> {
                     avg_title: self.avg_title,
                     avg_body: self.avg_body,
                 };
-                Posting {
+                PostingRef {
                     doc,
                     impact: impact(idf, &inputs),
-                    positions: positions.to_vec(),
+                    positions,
                 }
             })
             .collect();
@@ -1234,9 +1234,9 @@ struct TierBlock {
 
 /// Encodes a term's postings (sorted by document): inline when small, else impact tiers.
 /// Pure, so terms are encoded in parallel.
-fn term_value(postings: Vec<Posting>) -> TermValue {
+fn term_value(postings: Vec<PostingRef<'_>>) -> TermValue {
     let df = postings.len();
-    let (docs, positions) = encode_block(&postings);
+    let (docs, positions) = encode_refs(postings.iter().copied());
     if docs.len() + positions.len() <= INLINE_BYTES {
         // Both strings use only ALPHABET characters: no escaping needed.
         return TermValue::Inline(format!("[{df},\"{docs}\",\"{positions}\"]"));
@@ -1250,7 +1250,7 @@ fn term_value(postings: Vec<Posting>) -> TermValue {
         let (block, after) = rest.split_at_mut(size.min(rest.len()));
         let max_impact = block.iter().map(|p| p.impact).max().unwrap_or(0);
         block.sort_by_key(|p| p.doc);
-        let (docs, positions) = encode_block(block);
+        let (docs, positions) = encode_refs(block.iter().copied());
         tiers.push(TierBlock {
             docs,
             positions,
@@ -1722,6 +1722,10 @@ mod tests {
         assert!(root_bytes < FANOUT * 40, "root shard {root_bytes} bytes");
     }
 
+    fn borrowed(postings: &[Posting]) -> Vec<PostingRef<'_>> {
+        postings.iter().map(Posting::borrowed).collect()
+    }
+
     #[test]
     fn long_posting_lists_go_out_in_impact_tiers() {
         let postings: Vec<Posting> = (0..3000)
@@ -1733,7 +1737,7 @@ mod tests {
             .collect();
         let mut packer = Packer::default();
         let entry: serde_json::Value =
-            serde_json::from_str(&packer.entry(3000, term_value(postings))).unwrap();
+            serde_json::from_str(&packer.entry(3000, term_value(borrowed(&postings)))).unwrap();
         packer.close_all();
         let files: BTreeMap<String, serde_json::Value> = packer
             .take_closed()
@@ -1767,7 +1771,10 @@ mod tests {
             impact: 9,
             positions: vec![1],
         }];
-        assert_eq!(packer.entry(1, term_value(short)), r#"[1,"DJ","BB"]"#);
+        assert_eq!(
+            packer.entry(1, term_value(borrowed(&short))),
+            r#"[1,"DJ","BB"]"#
+        );
     }
 
     #[test]
@@ -1784,7 +1791,7 @@ mod tests {
                 })
                 .collect();
             let entry: serde_json::Value =
-                serde_json::from_str(&packer.entry(200, term_value(postings))).unwrap();
+                serde_json::from_str(&packer.entry(200, term_value(borrowed(&postings)))).unwrap();
             refs.push(entry[1][0].clone());
         }
         packer.close_all();
