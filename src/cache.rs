@@ -120,6 +120,10 @@ struct NewPack {
     entries: HashMap<KeyDigest, Location>,
 }
 
+/// Where an entry this build found or stored lies, for [`Cache::read`].
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef(Location);
+
 /// SHA-256 of a namespace and key: what the index and records hold instead of the names.
 type KeyDigest = [u8; 32];
 
@@ -276,6 +280,11 @@ impl Cache {
 
     /// The payload stored under `namespace`/`key`, if present and intact.
     pub fn get(&self, namespace: &str, key: &str) -> Option<Vec<u8>> {
+        self.fetch(namespace, key).map(|(payload, _)| payload)
+    }
+
+    /// [`Cache::get`], and where the entry lies, for [`Cache::read`].
+    fn fetch(&self, namespace: &str, key: &str) -> Option<(Vec<u8>, EntryRef)> {
         let store = self.store.as_ref()?;
         let digest = key_digest(namespace, key);
         let written = lock(&store.new).entries.get(&digest).copied();
@@ -290,7 +299,7 @@ impl Cache {
             },
         };
         let payload = store.read_record(at).ok().and_then(|record| {
-            let frame = verify(&record, &digest)?;
+            let frame = verify(&record, Some(&digest))?;
             crate::spill::decompress(frame).ok()
         });
         match payload {
@@ -299,7 +308,7 @@ impl Cache {
                 if let Some(found) = found {
                     found.used.store(true, Ordering::Relaxed);
                 }
-                Some(payload)
+                Some((payload, EntryRef(at)))
             }
             None => {
                 // Cut short by a full disk, flipped by a bad sector, edited by hand: redo it.
@@ -309,11 +318,23 @@ impl Cache {
         }
     }
 
+    /// The payload of an entry this build found or stored, read again (and checked again):
+    /// the build keeps where a body lies instead of a second copy of it.
+    pub fn read(&self, entry: EntryRef) -> std::io::Result<Vec<u8>> {
+        let store = self.store.as_ref().ok_or_else(cut_short)?;
+        let record = store.read_record(entry.0)?;
+        let frame = verify(&record, None).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "cache record damaged")
+        })?;
+        crate::spill::decompress(frame)
+    }
+
     /// Stores `payload` under `namespace`/`key`. A failure to write only costs the next build
     /// the work again, so it is reported to the caller as an error to warn about, not to stop.
-    pub fn put(&self, namespace: &str, key: &str, payload: &[u8]) -> Result<()> {
+    /// Returns where it lies (`None` when caching is off).
+    pub fn put(&self, namespace: &str, key: &str, payload: &[u8]) -> Result<Option<EntryRef>> {
         let Some(store) = &self.store else {
-            return Ok(());
+            return Ok(None);
         };
         let digest = key_digest(namespace, key);
         let frame = crate::spill::compress(payload)
@@ -329,16 +350,14 @@ impl Cache {
         drop(frame);
         let mut new = lock(&store.new);
         let offset = new.append(&store.dir, &record)?;
-        new.entries.insert(
-            digest,
-            Location {
-                pack: NEW_PACK,
-                offset,
-                len: record.len() as u32,
-            },
-        );
+        let at = Location {
+            pack: NEW_PACK,
+            offset,
+            len: record.len() as u32,
+        };
+        new.entries.insert(digest, at);
         self.counters.written.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        Ok(Some(EntryRef(at)))
     }
 
     /// [`Cache::get`], decoded from JSON. An entry that no longer decodes (its type changed
@@ -355,9 +374,20 @@ impl Cache {
         key: &str,
         decode: impl FnOnce(&[u8]) -> Option<T>,
     ) -> Option<T> {
-        let bytes = self.get(namespace, key)?;
+        self.get_decoded_at(namespace, key, decode)
+            .map(|(value, _)| value)
+    }
+
+    /// [`Cache::get_decoded`], and where the entry lies, for [`Cache::read`].
+    pub fn get_decoded_at<T>(
+        &self,
+        namespace: &str,
+        key: &str,
+        decode: impl FnOnce(&[u8]) -> Option<T>,
+    ) -> Option<(T, EntryRef)> {
+        let (bytes, at) = self.fetch(namespace, key)?;
         match decode(&bytes) {
-            Some(value) => Some(value),
+            Some(value) => Some((value, at)),
             None => {
                 self.counters.hits.fetch_sub(1, Ordering::Relaxed);
                 self.counters.corrupt.fetch_add(1, Ordering::Relaxed);
@@ -380,7 +410,7 @@ impl Cache {
         }
         let bytes = serde_json::to_vec(value)
             .map_err(|err| Error::Other(format!("cannot encode a cache entry: {err}")))?;
-        self.put(namespace, key, &bytes)
+        self.put(namespace, key, &bytes).map(drop)
     }
 
     /// Ends the build's use of the cache: keeps the entries this build read or wrote and drops
@@ -630,13 +660,13 @@ fn key_digest(namespace: &str, key: &str) -> KeyDigest {
     hasher.finalize().into()
 }
 
-/// The stored bytes of an intact record of `digest`.
-fn verify<'r>(record: &'r [u8], digest: &KeyDigest) -> Option<&'r [u8]> {
+/// The stored bytes of an intact record (of `digest`, if given).
+fn verify<'r>(record: &'r [u8], digest: Option<&KeyDigest>) -> Option<&'r [u8]> {
     let rest = record.strip_prefix(RECORD_MAGIC)?;
     let (key, rest) = rest.split_first_chunk::<32>()?;
     let (len, rest) = rest.split_first_chunk::<4>()?;
     let (sum, frame) = rest.split_first_chunk::<32>()?;
-    (key == digest
+    (digest.is_none_or(|d| d == key)
         && frame.len() == u32::from_le_bytes(*len) as usize
         && Sha256::digest(frame).as_slice() == sum)
         .then_some(frame)
@@ -663,8 +693,10 @@ pub fn code_identity() -> String {
     format!("leakpress {} ({exe})", env!("CARGO_PKG_VERSION"))
 }
 
-/// The cached form of one file's extraction: a JSON line with everything but the derived
-/// files' bytes, then those bytes one after another (thumbnails would triple in size as JSON).
+/// The cached form of one file's extraction: a JSON line with the metadata, then the body
+/// as [`crate::document::Body::encode`] lays it out (lengths, then bytes: the HTML, the text,
+/// the derived files). The body stays out of the JSON so that escaping it costs nothing, and
+/// so that [`body_of`] can take it back for the page without decoding the rest.
 #[derive(Serialize, serde::Deserialize)]
 struct ExtractEntry {
     kind: String,
@@ -675,13 +707,9 @@ struct ExtractEntry {
     summary: Option<String>,
     slug: Option<String>,
     extra: Vec<(String, String)>,
-    body_html: String,
-    text: String,
     facts: Vec<(String, String)>,
     warnings: Vec<String>,
     mail_ids: Option<(Option<String>, Vec<String>, Vec<String>)>,
-    /// Derived files: name and byte length, in order.
-    derived: Vec<(String, usize)>,
 }
 
 /// Encodes an extraction result for [`Cache::put`].
@@ -698,8 +726,6 @@ pub fn encode_outcome(outcome: &crate::extract::Outcome) -> Vec<u8> {
         summary: x.meta.summary.clone(),
         slug: x.meta.slug.clone(),
         extra: x.meta.extra.clone(),
-        body_html: x.body_html.clone(),
-        text: x.text.clone(),
         facts: x.facts.clone(),
         warnings: x.warnings.clone(),
         mail_ids: x.mail_ids.as_ref().map(|m| {
@@ -709,18 +735,20 @@ pub fn encode_outcome(outcome: &crate::extract::Outcome) -> Vec<u8> {
                 m.in_mailbox.clone(),
             )
         }),
-        derived: x
-            .derived
-            .iter()
-            .map(|f| (f.name.clone(), f.bytes.len()))
-            .collect(),
     };
     let mut bytes = serde_json::to_vec(&entry).expect("plain data always encodes");
     bytes.push(b'\n');
-    for file in &x.derived {
-        bytes.extend_from_slice(&file.bytes);
-    }
+    crate::document::Body::encode_parts(&x.body_html, &x.text, &x.derived, &mut bytes);
     bytes
+}
+
+/// The body of what [`encode_outcome`] wrote, without decoding its metadata.
+pub fn body_of(bytes: &[u8]) -> std::io::Result<crate::document::Body> {
+    let split = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no metadata"))?;
+    crate::document::Body::decode(&bytes[split + 1..])
 }
 
 /// Decodes what [`encode_outcome`] wrote; `None` if it does not fit (a damaged or foreign
@@ -729,29 +757,14 @@ pub fn decode_outcome(
     bytes: &[u8],
     extractors: &[Box<dyn crate::extract::Extractor>],
 ) -> Option<crate::extract::Outcome> {
-    use crate::extract::{DerivedFile, Extracted, MailIds, Metadata, Outcome};
+    use crate::extract::{Extracted, MailIds, Metadata, Outcome};
     let split = bytes.iter().position(|&b| b == b'\n')?;
     let entry: ExtractEntry = serde_json::from_slice(&bytes[..split]).ok()?;
     let kind = extractors
         .iter()
         .map(|e| e.name())
         .find(|name| *name == entry.kind)?;
-    let mut rest = &bytes[split + 1..];
-    let mut derived = Vec::with_capacity(entry.derived.len());
-    for (name, len) in entry.derived {
-        if rest.len() < len {
-            return None;
-        }
-        let (data, tail) = rest.split_at(len);
-        derived.push(DerivedFile {
-            name,
-            bytes: data.to_vec(),
-        });
-        rest = tail;
-    }
-    if !rest.is_empty() {
-        return None;
-    }
+    let body = crate::document::Body::decode(&bytes[split + 1..]).ok()?;
     let date = match entry.date {
         Some((secs, nanos, has_time)) => Some(crate::dates::DocDate {
             datetime: chrono::DateTime::from_timestamp(secs, nanos)?.naive_utc(),
@@ -770,10 +783,10 @@ pub fn decode_outcome(
                 slug: entry.slug,
                 extra: entry.extra,
             },
-            body_html: entry.body_html,
-            text: entry.text,
+            body_html: body.html,
+            text: body.text,
             facts: entry.facts,
-            derived,
+            derived: body.derived,
             warnings: entry.warnings,
             mail_ids: entry
                 .mail_ids
@@ -898,6 +911,34 @@ mod tests {
             1,
             "the orphan pack stays"
         );
+    }
+
+    #[test]
+    fn entries_are_read_again_where_they_lie() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path(), "fp").unwrap();
+        let new = cache
+            .put("extract", &k("a"), b"written now")
+            .unwrap()
+            .unwrap();
+        assert_eq!(cache.read(new).unwrap(), b"written now");
+        cache.commit().unwrap();
+        drop(cache);
+        let cache = Cache::open(dir.path(), "fp").unwrap();
+        let (value, old) = cache
+            .get_decoded_at("extract", &k("a"), |b| Some(b.to_vec()))
+            .unwrap();
+        assert_eq!(cache.read(old).unwrap(), value);
+        drop(cache);
+        // Damaged since it was found: an error, not other bytes.
+        let pack = only_pack(dir.path());
+        let mut bytes = std::fs::read(&pack).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&pack, bytes).unwrap();
+        let cache = Cache::open(dir.path(), "fp").unwrap();
+        assert!(cache.read(old).is_err());
+        assert!(Cache::disabled().read(old).is_err());
     }
 
     #[test]
@@ -1124,6 +1165,11 @@ mod tests {
         };
         let bytes = encode_outcome(&outcome);
         let back = decode_outcome(&bytes, &extractors).expect("decodes");
+        let body = body_of(&bytes).expect("the body alone decodes");
+        assert_eq!(
+            (body.html.as_str(), body.text.as_str(), body.derived.len()),
+            ("<p>body</p>", "body", 2)
+        );
         assert_eq!(format!("{back:?}"), format!("{outcome:?}"));
         assert!(decode_outcome(&bytes[..bytes.len() - 1], &extractors).is_none());
         assert!(decode_outcome(&[bytes.as_slice(), b"x"].concat(), &extractors).is_none());

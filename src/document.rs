@@ -60,11 +60,18 @@ pub struct Body {
 impl Body {
     /// The body as one byte string (lengths, then contents), for [`BodySpill`].
     fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            24 + self.html.len()
-                + self.text.len()
-                + self
-                    .derived
+        let mut out = Vec::new();
+        Body::encode_parts(&self.html, &self.text, &self.derived, &mut out);
+        out
+    }
+
+    /// Appends a body's encoding to `out`, from its parts (the cache encodes an extraction
+    /// result's body in place, without moving it into a `Body`).
+    pub(crate) fn encode_parts(html: &str, text: &str, derived: &[DerivedFile], out: &mut Vec<u8>) {
+        out.reserve(
+            24 + html.len()
+                + text.len()
+                + derived
                     .iter()
                     .map(|f| 16 + f.name.len() + f.bytes.len())
                     .sum::<usize>(),
@@ -73,16 +80,16 @@ impl Body {
             out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
             out.extend_from_slice(bytes);
         };
-        put(self.html.as_bytes());
-        put(self.text.as_bytes());
-        for file in &self.derived {
+        put(html.as_bytes());
+        put(text.as_bytes());
+        for file in derived {
             put(file.name.as_bytes());
             put(&file.bytes);
         }
-        out
     }
 
-    fn decode(mut rest: &[u8]) -> std::io::Result<Body> {
+    /// Reads back what [`Body::encode_parts`] wrote.
+    pub(crate) fn decode(mut rest: &[u8]) -> std::io::Result<Body> {
         let string = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).map_err(|_| corrupt());
         let html = string(take(&mut rest)?)?;
         let text = string(take(&mut rest)?)?;
