@@ -194,7 +194,8 @@ impl Cache {
             .write(true)
             .open(&lock_path)
             .with_path(&lock_path)?;
-        if lock.try_lock().is_err() {
+        // A file system without locks (some network mounts) gets no protection, not no cache.
+        if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
             return Err(Error::Other(format!(
                 "{} is in use by another leakpress build",
                 dir.display()

@@ -139,6 +139,8 @@ pub struct SpilledBody {
 /// grow with the corpus (26 KB a document, 26 GB at a million). Parked on disk, they cost the
 /// page cache instead of the heap, and each comes back only while its page renders.
 ///
+/// Only bodies the incremental cache does not hold come here (builds with `--no-cache`,
+/// results that depend on the run): a cached body is read back from its cache entry instead.
 /// Each body is one zstd frame: a body's text repeats its HTML, and a million documents'
 /// bodies (38 KB each in the benchmark corpus) would otherwise need nearly as much free disk as
 /// the published site itself.
