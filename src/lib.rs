@@ -222,7 +222,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
             } else {
                 renderer.document(out, &docs, &collection, &agency_index, &docs[id], &body)
             };
-            let indexed = search_clock.time(|| search.add(out, &docs[id], &body));
+            let indexed = search_clock.time(|| search.add(out, &docs[id], &body, &cache));
             progress(ProgressEvent::Rendered);
             result.and(indexed).err().map(|err| (id, err))
         })
@@ -257,6 +257,12 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     }
     timer.lap("records");
 
+    if let Some((count, why)) = search.unstored_terms() {
+        report.warn(
+            ".",
+            format!("search terms of {count} documents not cached ({why}): the next build tokenizes them again"),
+        );
+    }
     // The search page names the manifest, so it renders once the index is written.
     let search_manifest = search.finish(out, &docs, &collection.agencies)?;
     renderer.search_page(out, &search_manifest)?;

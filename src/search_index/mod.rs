@@ -10,7 +10,8 @@
 //!
 //! Invariants:
 //! - Memory holds compact postings (numbers), never document or record text: each body is
-//!   tokenized as its page renders and dropped; excerpt text goes out in
+//!   tokenized as its page renders (or its terms come from the incremental cache,
+//!   [`term_cache`]) and dropped; excerpt text goes out in
 //!   [`DOC_CHUNK`]-document files as soon as a chunk is complete. Records are numbered before
 //!   the first arrives (from their tables' row counts), so they go out the same way: memory
 //!   holds 8 bytes of lengths per record, not its title and excerpt.
@@ -82,6 +83,7 @@
 //! the first [`MAX_POSITIONS`] occurrences per document, for phrase queries.
 
 pub mod encode;
+pub mod term_cache;
 pub mod tokenize;
 
 use std::cell::RefCell;
@@ -92,6 +94,7 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 use serde_json::json;
 
+use crate::cache::Cache;
 use crate::collect::Agency;
 use crate::config::Config;
 use crate::document::{Body, Document, excerpt};
@@ -492,6 +495,15 @@ impl DocTerms {
         self.counts.clear();
     }
 
+    /// Moves the terms out of the map into `drained`, each with its term shard, for
+    /// [`Indexer::store`] (and [`term_cache::encode`]).
+    fn drain_map(&mut self) {
+        self.drained.clear();
+        for (term, counts) in self.map.drain() {
+            self.drained.push((term_shard(&term), term, counts));
+        }
+    }
+
     fn bump(&mut self, term: &str) -> &mut DocTerm {
         let index = match self.map.get(term) {
             Some(&index) => index,
@@ -504,6 +516,55 @@ impl DocTerms {
         };
         &mut self.counts[index as usize]
     }
+}
+
+/// The texts of a document or record that the index reads.
+struct Fields<'a> {
+    /// Title, then tags.
+    title: &'a str,
+    body: &'a str,
+    file_name: &'a str,
+    agency_name: &'a str,
+}
+
+/// Tokenizes `fields` into `terms` (cleared first); returns the lengths: (title, body) in
+/// positions.
+fn tokenize_fields(fields: &Fields<'_>, terms: &mut DocTerms) -> (u32, u32) {
+    terms.clear();
+    let title_end = tokenize::tokenize_terms(fields.title, Mode::Index, 0, |term, pos| {
+        let entry = terms.bump(term);
+        entry.title_tf = entry.title_tf.saturating_add(1);
+        entry.keep(pos);
+    });
+    let body_start = title_end + FIELD_GAP;
+    let mut body_end =
+        tokenize::tokenize_terms(fields.body, Mode::Index, body_start, |term, pos| {
+            let entry = terms.bump(term);
+            entry.body_tf = entry.body_tf.saturating_add(1);
+            entry.keep(pos);
+        });
+    // The file name finds the document too (images and other files have little text).
+    body_end = tokenize::tokenize_terms(
+        fields.file_name,
+        Mode::Index,
+        body_end + FIELD_GAP,
+        |term, _| {
+            let entry = terms.bump(term);
+            entry.body_tf = entry.body_tf.saturating_add(1);
+        },
+    );
+    tokenize::tokenize_terms(fields.agency_name, Mode::Index, 0, |term, _| {
+        let entry = terms.bump(term);
+        entry.agency_tf = entry.agency_tf.saturating_add(1);
+    });
+    (title_end, body_end - body_start)
+}
+
+/// The term shard (of [`TERM_SHARDS`]) that interns `term`.
+fn term_shard(term: &str) -> usize {
+    let mut hasher = FxHasher::default();
+    hasher.write(term.as_bytes());
+    (hasher.finish() >> 32) as usize % TERM_SHARDS
 }
 
 thread_local! {
@@ -549,6 +610,8 @@ pub struct Indexer {
     shard_budget: usize,
     spill: Mutex<PostingSpill>,
     pending: Mutex<Pending>,
+    /// Documents whose terms the cache did not store, and the first reason.
+    unstored: Mutex<(usize, Option<String>)>,
 }
 
 impl Indexer {
@@ -631,6 +694,7 @@ impl Indexer {
             }),
             shard_budget: memory_budget() / TERM_SHARDS,
             spill: Mutex::new(PostingSpill::default()),
+            unstored: Mutex::default(),
         }
     }
 
@@ -646,7 +710,9 @@ impl Indexer {
 
     /// Indexes one document; call from the render loop, from any thread. Writes its excerpt
     /// chunk when this document completes it.
-    pub fn add(&self, out: &Output, doc: &Document, body: &Body) -> Result<()> {
+    /// Its terms come from `cache` when it holds this text's ([`term_cache`]), and go there
+    /// when it does not.
+    pub fn add(&self, out: &Output, doc: &Document, body: &Body, cache: &Cache) -> Result<()> {
         let number = self.number_of[doc.id];
         let mut title_text = doc.title.clone();
         for tag in &doc.tags {
@@ -657,13 +723,17 @@ impl Indexer {
             .agency_names
             .get(doc.agency())
             .map_or(doc.agency(), |n| n.as_str());
-        let lengths = self.index_text(
-            number,
-            &title_text,
-            &body.text,
-            doc.source.file_name(),
+        let fields = Fields {
+            title: &title_text,
+            body: &body.text,
+            file_name: doc.source.file_name(),
             agency_name,
-        );
+        };
+        let lengths = if cache.is_enabled() {
+            self.index_cached(number, &fields, cache)
+        } else {
+            self.index_text(number, &fields)
+        };
         let entry = [
             doc.title.clone(),
             doc.url.clone(),
@@ -696,7 +766,13 @@ impl Indexer {
             .agency_names
             .get(record.agency)
             .map_or(record.agency, |n| n.as_str());
-        let lengths = self.index_text(number, record.title, record.text, "", agency_name);
+        let fields = Fields {
+            title: record.title,
+            body: record.text,
+            file_name: "",
+            agency_name,
+        };
+        let lengths = self.index_text(number, &fields);
         let entry = [
             record.title.to_owned(),
             record.url.to_owned(),
@@ -732,56 +808,63 @@ impl Indexer {
 
     /// Tokenizes one document's or record's fields and stores its postings under `doc`, its
     /// number. Returns the lengths: (title, body) in positions.
-    fn index_text(
-        &self,
-        doc: u32,
-        title: &str,
-        body: &str,
-        file_name: &str,
-        agency_name: &str,
-    ) -> (u32, u32) {
+    fn index_text(&self, doc: u32, fields: &Fields<'_>) -> (u32, u32) {
         let mut terms = DOC_TERMS.with(|t| t.take());
-        terms.clear();
-        let title_end = tokenize::tokenize_terms(title, Mode::Index, 0, |term, pos| {
-            let entry = terms.bump(term);
-            entry.title_tf = entry.title_tf.saturating_add(1);
-            entry.keep(pos);
-        });
-        let body_start = title_end + FIELD_GAP;
-        let mut body_end = tokenize::tokenize_terms(body, Mode::Index, body_start, |term, pos| {
-            let entry = terms.bump(term);
-            entry.body_tf = entry.body_tf.saturating_add(1);
-            entry.keep(pos);
-        });
-        // The file name finds the document too (images and other files have little text).
-        body_end =
-            tokenize::tokenize_terms(file_name, Mode::Index, body_end + FIELD_GAP, |term, _| {
-                let entry = terms.bump(term);
-                entry.body_tf = entry.body_tf.saturating_add(1);
-            });
-        tokenize::tokenize_terms(agency_name, Mode::Index, 0, |term, _| {
-            let entry = terms.bump(term);
-            entry.agency_tf = entry.agency_tf.saturating_add(1);
-        });
-        let lengths = (title_end, body_end - body_start);
+        let lengths = tokenize_fields(fields, &mut terms);
+        terms.drain_map();
         self.store(doc, &mut terms);
         DOC_TERMS.with(|t| t.replace(terms));
         lengths
     }
 
-    /// Moves one document's terms into the shared shards, taking each shard's lock once.
+    /// [`Indexer::index_text`] through the cache: the terms of text it has seen are decoded,
+    /// not tokenized again, and the terms of new text are kept for the next build. A failure
+    /// to store only costs the next build the tokenizing: it is counted for
+    /// [`Indexer::unstored_terms`], not failed.
+    fn index_cached(&self, doc: u32, fields: &Fields<'_>, cache: &Cache) -> (u32, u32) {
+        let key = term_cache::key(
+            fields.title,
+            fields.body,
+            fields.file_name,
+            fields.agency_name,
+        );
+        let mut terms = DOC_TERMS.with(|t| t.take());
+        let found = cache.get_decoded(term_cache::NAMESPACE, &key, |bytes| {
+            term_cache::decode(bytes, &mut terms)
+        });
+        let lengths = match found {
+            Some(lengths) => lengths,
+            None => {
+                let lengths = tokenize_fields(fields, &mut terms);
+                terms.drain_map();
+                let entry = term_cache::encode(&terms, lengths);
+                if let Err(err) = cache.put(term_cache::NAMESPACE, &key, &entry) {
+                    let mut unstored = self.unstored.lock().unwrap_or_else(|e| e.into_inner());
+                    unstored.0 += 1;
+                    unstored.1.get_or_insert_with(|| err.to_string());
+                }
+                lengths
+            }
+        };
+        self.store(doc, &mut terms);
+        DOC_TERMS.with(|t| t.replace(terms));
+        lengths
+    }
+
+    /// How many documents' terms the cache refused this build, and why the first was refused.
+    pub fn unstored_terms(&self) -> Option<(usize, String)> {
+        let unstored = self.unstored.lock().unwrap_or_else(|e| e.into_inner());
+        unstored.1.clone().map(|why| (unstored.0, why))
+    }
+
+    /// Moves one document's terms (`terms.drained`) into the shared shards, taking each
+    /// shard's lock once.
     fn store(&self, doc: u32, terms: &mut DocTerms) {
         let DocTerms {
-            map,
             counts: all_counts,
             drained,
+            ..
         } = terms;
-        drained.clear();
-        for (term, counts) in map.drain() {
-            let mut hasher = FxHasher::default();
-            hasher.write(term.as_bytes());
-            drained.push(((hasher.finish() >> 32) as usize % TERM_SHARDS, term, counts));
-        }
         drained.sort_unstable_by_key(|e| e.0);
         let mut rest = &mut drained[..];
         while let Some(first) = rest.first() {
