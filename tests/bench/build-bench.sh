@@ -86,7 +86,7 @@ cleanup() { rm -rf "$trash"; touch "$settled"; }
 trap cleanup EXIT
 # The incremental cache goes too: this is the first build of the corpus.
 for old in "$work/out-leakpress" "$work/out-hugo" "$corpus/.leakpress-cache"; do
-  if [ -e "$old" ]; then mv "$old" "$trash/$(basename "$old")"; fi
+  if [ -e "$old" ] || [ -L "$old" ]; then mv "$old" "$trash/$(basename "$old")"; fi
 done
 # Both tools read the corpus from the page cache: the first to run would otherwise pay for
 # reading it from disk (at 50,000 documents, 5 of leakpress's 41 s).
