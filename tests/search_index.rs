@@ -651,13 +651,24 @@ fn a_spilled_index_is_byte_identical_to_one_held_in_memory() {
     // kilobytes every term shard spills many sorted runs, merged back at finish.
     let held = search_files_built_with(&[]);
     let spilled = search_files_built_with(&[("LEAKPRESS_INDEX_MEMORY", "4096")]);
+    // Batches of a few postings: each next batch is read back while the one before is scored.
+    let batched = search_files_built_with(&[
+        ("LEAKPRESS_INDEX_MEMORY", "4096"),
+        ("LEAKPRESS_INDEX_BATCH", "16"),
+    ]);
     assert!(held.len() > 10, "{} index files", held.len());
-    assert_eq!(
-        held.keys().collect::<Vec<_>>(),
-        spilled.keys().collect::<Vec<_>>()
-    );
-    for (path, bytes) in &held {
-        assert!(bytes == &spilled[path], "{path} differs once spilled");
+    for (what, other) in [
+        ("spilled", &spilled),
+        ("spilled in small batches", &batched),
+    ] {
+        assert_eq!(
+            held.keys().collect::<Vec<_>>(),
+            other.keys().collect::<Vec<_>>(),
+            "{what}"
+        );
+        for (path, bytes) in &held {
+            assert!(bytes == &other[path], "{path} differs once {what}");
+        }
     }
 }
 
