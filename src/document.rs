@@ -109,6 +109,72 @@ impl Body {
     }
 }
 
+/// What stands for a body without reading it: the incremental cache's key of the extraction
+/// result it came from. The key covers the file's path, size, bytes and sidecar, and the
+/// cache's fingerprint covers the code and the configuration, so equal identities mean equal
+/// bodies.
+pub type BodyIdentity = [u8; 32];
+
+/// A document's body, read from where it waits (spill file, cache, memory) only when a page
+/// or the search index needs it: a rebuild reuses most pages and most documents' search
+/// terms by the body's [`BodyIdentity`] alone.
+pub struct LazyBody<'a> {
+    identity: Option<BodyIdentity>,
+    derived: bool,
+    load: Option<Box<dyn Fn() -> crate::error::Result<Body> + 'a>>,
+    body: std::cell::OnceCell<Body>,
+}
+
+impl<'a> LazyBody<'a> {
+    /// A body `load` reads; `derived` says whether it carries derived files, which are
+    /// published even when the page is reused.
+    pub fn new(
+        identity: Option<BodyIdentity>,
+        derived: bool,
+        load: impl Fn() -> crate::error::Result<Body> + 'a,
+    ) -> LazyBody<'a> {
+        LazyBody {
+            identity,
+            derived,
+            load: Some(Box::new(load)),
+            body: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// A body already in memory, without an identity.
+    pub fn ready(body: Body) -> LazyBody<'a> {
+        LazyBody {
+            identity: None,
+            derived: !body.derived.is_empty(),
+            load: None,
+            body: std::cell::OnceCell::from(body),
+        }
+    }
+
+    /// The body's identity, when it has one.
+    pub fn identity(&self) -> Option<&BodyIdentity> {
+        self.identity.as_ref()
+    }
+
+    /// Whether the body carries derived files.
+    pub fn has_derived(&self) -> bool {
+        self.derived
+    }
+
+    /// The body, read on first use.
+    pub fn get(&self) -> crate::error::Result<&Body> {
+        if let Some(body) = self.body.get() {
+            return Ok(body);
+        }
+        let load = self
+            .load
+            .as_ref()
+            .expect("a body without a loader is always ready");
+        let body = load()?;
+        Ok(self.body.get_or_init(|| body))
+    }
+}
+
 /// Splits one length-prefixed field off the front of `rest`.
 fn take<'b>(rest: &mut &'b [u8]) -> std::io::Result<&'b [u8]> {
     let (len, tail) = rest.split_first_chunk::<8>().ok_or_else(corrupt)?;

@@ -32,7 +32,7 @@ mod yaml;
 
 use std::io::Read;
 use std::ops::Bound;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -44,7 +44,7 @@ pub use report::{Fate, Report};
 
 use cache::Cache;
 use discover::SourceFile;
-use document::{Body, BodySpill, Document, SpilledBody, excerpt};
+use document::{Body, BodyIdentity, BodySpill, Document, LazyBody, SpilledBody, excerpt};
 use extract::{ExtractContext, Extractor, Metadata};
 
 /// Sitemaps hold at most this many URLs each (the protocol's limit).
@@ -108,7 +108,11 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
             // compressing each body twice).
             let parked = match cached {
                 _ if doc.kind == "table" => Parked::Held(body),
-                Some(entry) => Parked::Cached(entry),
+                Some((entry, identity)) => Parked::Cached {
+                    entry,
+                    identity,
+                    derived: !body.derived.is_empty(),
+                },
                 None => Parked::Spilled(spill.put(&body)?),
             };
             Ok((doc, parked))
@@ -131,7 +135,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         .iter_mut()
         .map(|p| match p {
             Parked::Held(body) => std::mem::take(body),
-            Parked::Spilled(_) | Parked::Cached(_) => Body::default(),
+            Parked::Spilled(_) | Parked::Cached { .. } => Body::default(),
         })
         .collect();
     let tables = tables::index(
@@ -184,45 +188,53 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         &tables.record_tables(),
     );
     let search_clock = ThreadClock::default();
+    let bodies_read = AtomicUsize::new(0);
     let page_errors: Vec<(usize, Error)> = parked
         .into_par_iter()
         .enumerate()
         .filter_map(|(id, parked)| {
+            // Read only if the page or the search terms cannot be reused without it.
+            let (spill, cache, bodies_read) = (&spill, &cache, &bodies_read);
             let body = match parked {
-                Parked::Held(body) => body,
-                Parked::Spilled(at) => match spill.get(at) {
-                    Ok(body) => body,
-                    Err(err) => {
-                        progress(ProgressEvent::Rendered);
-                        return Some((id, Error::Other(format!("body spill unreadable: {err}"))));
-                    }
-                },
-                Parked::Cached(entry) => {
-                    match cache.read(entry).and_then(|bytes| cache::body_of(&bytes)) {
-                        Ok(body) => body,
-                        Err(err) => {
-                            progress(ProgressEvent::Rendered);
+                Parked::Held(body) => LazyBody::ready(body),
+                Parked::Spilled(at) => LazyBody::new(None, true, move || {
+                    bodies_read.fetch_add(1, Ordering::Relaxed);
+                    spill
+                        .get(at)
+                        .map_err(|err| Error::Other(format!("body spill unreadable: {err}")))
+                }),
+                Parked::Cached {
+                    entry,
+                    identity,
+                    derived,
+                } => LazyBody::new(Some(identity), derived, move || {
+                    bodies_read.fetch_add(1, Ordering::Relaxed);
+                    cache
+                        .read(entry)
+                        .and_then(|bytes| cache::body_of(&bytes))
+                        .map_err(|err| {
                             let why = format!("body unreadable from the incremental cache: {err}");
-                            return Some((id, Error::Other(why)));
-                        }
-                    }
-                }
+                            Error::Other(why)
+                        })
+                }),
             };
+            let doc = &docs[id];
             let result = if tables.owns(id) {
-                let doc = &docs[id];
-                tables.render_document(
-                    &renderer,
-                    out,
-                    &docs,
-                    &collection,
-                    &agency_index,
-                    doc,
-                    &body,
-                )
+                body.get().and_then(|body| {
+                    tables.render_document(
+                        &renderer,
+                        out,
+                        &docs,
+                        &collection,
+                        &agency_index,
+                        doc,
+                        body,
+                    )
+                })
             } else {
-                renderer.document(out, &docs, &collection, &agency_index, &docs[id], &body)
+                renderer.document(out, &docs, &collection, &agency_index, doc, &body)
             };
-            let indexed = search_clock.time(|| search.add(out, &docs[id], &body, &cache));
+            let indexed = search_clock.time(|| search.add(out, doc, &body, cache));
             progress(ProgressEvent::Rendered);
             result.and(indexed).err().map(|err| (id, err))
         })
@@ -317,6 +329,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     report.summary.timings = timer.laps;
     report.summary.stage_peak_bytes = timer.peaks;
     report.summary.search_seconds = search_clock.seconds();
+    report.summary.bodies_read = bodies_read.into_inner();
     if cache.is_enabled() {
         // Only after the last lookup: what this build did not use is garbage now.
         if let Err(err) = cache.commit() {
@@ -332,8 +345,13 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
 enum Parked {
     /// In the spill file.
     Spilled(SpilledBody),
-    /// In the incremental cache, as part of the document's extraction entry.
-    Cached(cache::EntryRef),
+    /// In the incremental cache, as part of the document's extraction entry, whose key is
+    /// the body's identity; `derived` says whether it carries derived files.
+    Cached {
+        entry: cache::EntryRef,
+        identity: BodyIdentity,
+        derived: bool,
+    },
     /// In memory (table documents, whose bodies the table pass rewrites).
     Held(Body),
 }
@@ -345,7 +363,7 @@ fn extract_one(
     config: &Config,
     extractors: &[Box<dyn Extractor>],
     cache: &Cache,
-) -> (Document, Body, Option<cache::EntryRef>) {
+) -> (Document, Body, Option<(cache::EntryRef, BodyIdentity)>) {
     let mut warnings = Vec::new();
     let (bytes, sha256) = match read_source(&source) {
         Ok(read) => read,
@@ -432,14 +450,14 @@ fn extract_one(
 
 /// [`extract::run`], or its stored result when the same file (path, bytes and sidecar) was
 /// extracted by an earlier build with the same code and configuration; and where the result
-/// lies in the cache, if it does.
+/// lies in the cache with its key, the body's [`BodyIdentity`], if it does.
 fn cached_extract(
     extractors: &[Box<dyn Extractor>],
     ctx: &ExtractContext<'_>,
     sha256: &str,
     cache: &Cache,
     warnings: &mut Vec<String>,
-) -> (extract::Outcome, Option<cache::EntryRef>) {
+) -> (extract::Outcome, Option<(cache::EntryRef, BodyIdentity)>) {
     // An unread file has no content hash to key on.
     if !cache.is_enabled() || sha256.is_empty() {
         return (extract::run(extractors, ctx), None);
@@ -452,17 +470,18 @@ fn cached_extract(
         sha256.as_bytes(),
         sidecar.as_bytes(),
     ]);
+    let identity = output::digest_of_hex(&key).expect("cache keys are SHA-256 in hex");
     if let Some((outcome, entry)) = cache.get_decoded_at(cache::EXTRACT, &key, |bytes| {
         cache::decode_outcome(bytes, extractors)
     }) {
-        return (outcome, Some(entry));
+        return (outcome, Some((entry, identity)));
     }
     let outcome = extract::run(extractors, ctx);
     if outcome.extracted.transient {
         return (outcome, None);
     }
     match cache.put(cache::EXTRACT, &key, &cache::encode_outcome(&outcome)) {
-        Ok(entry) => (outcome, entry),
+        Ok(entry) => (outcome, entry.map(|entry| (entry, identity))),
         Err(err) => {
             warnings.push(format!("not stored in the incremental cache: {err}"));
             (outcome, None)

@@ -264,8 +264,8 @@ fn build_once(options: &BuildOptions, args: &BuildArgs) -> Result<Report> {
             report.summary.search_seconds
         );
         eprintln!(
-            "  pages      {} rendered, {} unchanged and not rendered again",
-            report.summary.pages_rendered, report.summary.pages_reused
+            "  pages      {} rendered, {} unchanged and not rendered again; {} bodies read",
+            report.summary.pages_rendered, report.summary.pages_reused, report.summary.bodies_read
         );
         if let Some(cache) = &report.summary.cache {
             eprintln!(

@@ -17,8 +17,9 @@ use sha2::{Digest, Sha256};
 use crate::collect::{Agency, Collection, Term};
 use crate::config::{BuildOptions, Config};
 use crate::dates::DateView;
-use crate::document::{Body, Document};
+use crate::document::{Body, BodyIdentity, Document, LazyBody};
 use crate::error::{Error, Result};
+use crate::extract::DerivedFile;
 use crate::output::Output;
 use crate::page_cache::{self, PageContext, PageKey, PageTable};
 use crate::theme::Theme;
@@ -176,6 +177,27 @@ const COMPACT_BODY_KINDS: &[&str] = &["markdown", "text", "pdf", "docx"];
 /// only, so neither pass changes it.
 const BODY_SLOT: &str = "lpBodySlot5e0c9b1d7a";
 
+/// How a page's body enters its key.
+#[derive(Clone, Copy)]
+enum BodyKey<'b> {
+    /// The page has no body apart from its context.
+    None,
+    /// A compact body spliced into the page, hashed.
+    Spliced(&'b str),
+    /// A document body keyed by the extraction it came from, so that a page can be found
+    /// unchanged without reading its body. The context it is keyed with leaves the body out.
+    Extracted(&'b BodyIdentity),
+}
+
+/// The file a page at site path `url` is written to.
+fn page_file(url: &str) -> String {
+    if url.is_empty() || url.ends_with('/') {
+        format!("{url}index.html")
+    } else {
+        url.to_owned()
+    }
+}
+
 /// Whether `html` may hold an attribute whose value starts with `/` (a site path to
 /// relativize): any `=` followed, after spaces and quotes, by `/`. Serialized HTML always
 /// quotes attribute values, so this finds every one, plus a few false alarms in text.
@@ -298,24 +320,43 @@ impl<'a> Renderer<'a> {
         ctx: PageContext,
         body: Option<&str>,
     ) -> Result<()> {
-        let file = if url.is_empty() || url.ends_with('/') {
-            format!("{url}index.html")
-        } else {
-            url.to_owned()
-        };
+        let file = page_file(url);
         let (ctx, values) = ctx.into_parts();
-        let key = match (&self.pages, values) {
-            (Some(_), Some(values)) => Some(self.page_key(template, &file, &values, body)),
-            _ => None,
-        };
-        if let (Some(pages), Some(key)) = (&self.pages, &key)
-            && let Some(sha256) = pages.reusable(&file, key)
-            && out.reuse(&file, sha256)
-        {
-            pages.record(&file, *key, sha256.to_owned());
-            self.reused.fetch_add(1, Ordering::Relaxed);
+        let body_key = body.map_or(BodyKey::None, BodyKey::Spliced);
+        let key = values.and_then(|values| self.page_key(template, &file, &values, body_key));
+        if self.kept(out, &file, key.as_ref()) {
             return Ok(());
         }
+        self.render_page(out, template, url, &file, ctx, body, key)
+    }
+
+    /// Whether the page at `file` is left as the previous build wrote it: its key is the one
+    /// recorded then and its file is intact.
+    fn kept(&self, out: &Output, file: &str, key: Option<&PageKey>) -> bool {
+        if let (Some(pages), Some(key)) = (&self.pages, key)
+            && let Some(sha256) = pages.reusable(file, key)
+            && out.reuse(file, sha256)
+        {
+            pages.record(file, *key, sha256.to_owned());
+            self.reused.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// Renders, rewrites, minifies and writes one page (see [`Renderer::page_with_body`]),
+    /// recording its `key` for the next build.
+    #[allow(clippy::too_many_arguments)]
+    fn render_page(
+        &self,
+        out: &Output,
+        template: &str,
+        url: &str,
+        file: &str,
+        ctx: tera::Context,
+        body: Option<&str>,
+        key: Option<PageKey>,
+    ) -> Result<()> {
         let mut context = self.base.clone();
         context.extend(ctx);
         context.insert("page_path", &format!("/{url}"));
@@ -328,7 +369,7 @@ impl<'a> Renderer<'a> {
         let prefix = if file == NOT_FOUND_PAGE && !self.offline {
             self.root_path.clone()
         } else {
-            crate::links::relative_prefix(&file)
+            crate::links::relative_prefix(file)
         };
         let finish = |html: &str| -> Result<Vec<u8>> {
             let html = crate::links::rewrite_with_prefix(html, &prefix, self.offline)?;
@@ -371,9 +412,9 @@ impl<'a> Renderer<'a> {
             (None, Some(body)) => finish(&html.replace(BODY_SLOT, body))?,
             (None, None) => finish(&html)?,
         };
-        let sha256 = out.write_hashed(&file, &bytes)?;
+        let sha256 = out.write_hashed(file, &bytes)?;
         if let (Some(pages), Some(key)) = (&self.pages, key) {
-            pages.record(&file, key, sha256);
+            pages.record(file, key, sha256);
         }
         self.rendered.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -381,22 +422,28 @@ impl<'a> Renderer<'a> {
 
     /// Everything a page is made from, hashed: its template (with those it names), where it
     /// is (links are relative to it), the shared and the page's own values, and its body.
+    /// `None` when pages are not tracked.
     fn page_key(
         &self,
         template: &str,
         file: &str,
         values: &PageKey,
-        body: Option<&str>,
-    ) -> PageKey {
+        body: BodyKey<'_>,
+    ) -> Option<PageKey> {
+        self.pages.as_ref()?;
         let no_print = [0u8; 32];
         let print = self.template_prints.get(template).unwrap_or(&no_print);
-        let body_hash: [u8; 32] = body.map_or([0; 32], |b| Sha256::digest(b.as_bytes()).into());
+        let (body_hash, body_flag): ([u8; 32], u8) = match body {
+            BodyKey::None => ([0; 32], 0),
+            BodyKey::Spliced(body) => (Sha256::digest(body.as_bytes()).into(), 1),
+            BodyKey::Extracted(identity) => (*identity, 2),
+        };
         let flags = [
             u8::from(self.offline),
             u8::from(self.config.minify),
-            u8::from(body.is_some()),
+            body_flag,
         ];
-        page_cache::page_key(&[
+        Some(page_cache::page_key(&[
             template.as_bytes(),
             print,
             file.as_bytes(),
@@ -405,7 +452,7 @@ impl<'a> Renderer<'a> {
             values,
             &body_hash,
             &flags,
-        ])
+        ]))
     }
 
     /// Renders a non-HTML template (feeds) without link rewriting or minifying.
@@ -427,22 +474,52 @@ impl<'a> Renderer<'a> {
         collection: &Collection,
         agency_index: &BTreeMap<&str, usize>,
         doc: &Document,
-        body: &Body,
+        body: &LazyBody<'_>,
     ) -> Result<()> {
         let (template, url) = ("document.html", doc.url.as_str());
-        let extra = PageContext::new();
-        self.document_page(
-            out,
-            docs,
-            collection,
-            agency_index,
-            doc,
-            body,
-            template,
-            url,
-            extra,
-            true,
-        )
+        let Some(identity) = body.identity().filter(|_| self.pages.is_some()) else {
+            let extra = PageContext::new();
+            let body = body.get()?;
+            return self.document_page(
+                out,
+                docs,
+                collection,
+                agency_index,
+                doc,
+                body,
+                template,
+                url,
+                extra,
+                true,
+            );
+        };
+        // Keyed by the body's identity and a context without the body, so an unchanged page
+        // is found without reading its body; rendered, it gets the full context.
+        let file = page_file(url);
+        let keyed = PageContext::new();
+        let (_, values) = self
+            .document_context(keyed, docs, collection, agency_index, doc, "")
+            .into_parts();
+        let key = values.and_then(|values| {
+            self.page_key(template, &file, &values, BodyKey::Extracted(identity))
+        });
+        if !self.kept(out, &file, key.as_ref()) {
+            let full = body.get()?;
+            let (body_html, splice) = self.body_html(doc, full);
+            let shown = if splice { BODY_SLOT } else { &body_html };
+            let plain = PageContext::from(tera::Context::new());
+            let (ctx, _) = self
+                .document_context(plain, docs, collection, agency_index, doc, shown)
+                .into_parts();
+            let spliced = splice.then_some(&*body_html);
+            self.render_page(out, template, url, &file, ctx, spliced, key)?;
+        }
+        let derived = if body.has_derived() {
+            body.get()?.derived.as_slice()
+        } else {
+            &[]
+        };
+        self.publish(out, doc, derived)
     }
 
     /// Renders `template` at site path `url` with a document page's context (`doc`, `prev`,
@@ -462,6 +539,69 @@ impl<'a> Renderer<'a> {
         extra: impl Into<PageContext>,
         publish: bool,
     ) -> Result<()> {
+        let (body_html, splice) = self.body_html(doc, body);
+        let shown = if splice { BODY_SLOT } else { &body_html };
+        let mut ctx = self.document_context(
+            PageContext::new(),
+            docs,
+            collection,
+            agency_index,
+            doc,
+            shown,
+        );
+        ctx.extend(extra.into());
+        self.page_with_body(out, template, url, ctx, splice.then_some(&*body_html))?;
+        if publish {
+            self.publish(out, doc, &body.derived)?;
+        }
+        Ok(())
+    }
+
+    /// A document's body HTML as its page shows it, and whether it is spliced into the page
+    /// (see [`Renderer::page_with_body`]) rather than rendered in it.
+    fn body_html<'b>(&self, doc: &Document, body: &'b Body) -> (std::borrow::Cow<'b, str>, bool) {
+        // Bodies point at their original through a placeholder (see `extract::ORIGINAL_URL`),
+        // as the original's URL is only known after collect.
+        let quoted_placeholder = format!("\"{}\"", crate::extract::ORIGINAL_URL);
+        let body_html = match &doc.original_url {
+            Some(original) if body.html.contains(&quoted_placeholder) => {
+                std::borrow::Cow::Owned(body.html.replace(
+                    &quoted_placeholder,
+                    &format!("\"/{}\"", crate::extract::escape_html(original)),
+                ))
+            }
+            _ => std::borrow::Cow::Borrowed(body.html.as_str()),
+        };
+        let splice = self.config.minify
+            && COMPACT_BODY_KINDS.contains(&doc.kind)
+            && !body_html.trim().is_empty();
+        (body_html, splice)
+    }
+
+    /// Publishes a document's original (when its page's folder holds it) and derived files.
+    fn publish(&self, out: &Output, doc: &Document, derived: &[DerivedFile]) -> Result<()> {
+        if let Some(original) = &doc.original_url
+            && original.starts_with(&doc.url)
+        {
+            out.copy_file(original, &doc.source.abs_path, &doc.sha256)?;
+        }
+        for file in derived {
+            out.write(&format!("{}{}", doc.url, file.name), &file.bytes)?;
+        }
+        Ok(())
+    }
+
+    /// A document page's values (`doc` with `body_html` as its body, `prev`, `next`,
+    /// `breadcrumbs`, `feed_url`), added to `ctx`.
+    fn document_context(
+        &self,
+        mut ctx: PageContext,
+        docs: &[Document],
+        collection: &Collection,
+        agency_index: &BTreeMap<&str, usize>,
+        doc: &Document,
+        body_html: &str,
+    ) -> PageContext {
         let agency = &collection.agencies[agency_index[doc.agency()]];
         let position = agency.newest.iter().position(|&id| id == doc.id);
         let prev = position
@@ -482,24 +622,9 @@ impl<'a> Renderer<'a> {
                     .collect()
             })
             .unwrap_or_default();
-        // Bodies point at their original through a placeholder (see `extract::ORIGINAL_URL`),
-        // as the original's URL is only known after collect.
-        let quoted_placeholder = format!("\"{}\"", crate::extract::ORIGINAL_URL);
-        let body_html = match &doc.original_url {
-            Some(original) if body.html.contains(&quoted_placeholder) => {
-                std::borrow::Cow::Owned(body.html.replace(
-                    &quoted_placeholder,
-                    &format!("\"/{}\"", crate::extract::escape_html(original)),
-                ))
-            }
-            _ => std::borrow::Cow::Borrowed(body.html.as_str()),
-        };
-        let splice_body = self.config.minify
-            && COMPACT_BODY_KINDS.contains(&doc.kind)
-            && !body_html.trim().is_empty();
         let view = DocView {
             card: self.card(doc, agency),
-            body_html: if splice_body { BODY_SLOT } else { &body_html },
+            body_html,
             extra: key_values(&doc.extra),
             facts: key_values(&doc.facts),
             source_path: &doc.source.rel_path,
@@ -530,7 +655,6 @@ impl<'a> Renderer<'a> {
                 })
                 .unwrap_or_default(),
         };
-        let mut ctx = PageContext::new();
         ctx.insert("doc", &view);
         ctx.insert("prev", &prev);
         ctx.insert("next", &next);
@@ -548,20 +672,7 @@ impl<'a> Renderer<'a> {
             ],
         );
         ctx.insert("feed_url", &format!("/{}/feed.xml", agency.slug));
-        ctx.extend(extra.into());
-        self.page_with_body(out, template, url, ctx, splice_body.then_some(&*body_html))?;
-        if !publish {
-            return Ok(());
-        }
-        if let Some(original) = &doc.original_url
-            && original.starts_with(&doc.url)
-        {
-            out.copy_file(original, &doc.source.abs_path, &doc.sha256)?;
-        }
-        for file in &body.derived {
-            out.write(&format!("{}{}", doc.url, file.name), &file.bytes)?;
-        }
-        Ok(())
+        ctx
     }
 
     fn card<'d>(&self, doc: &'d Document, agency: &'d Agency) -> DocCard<'d> {

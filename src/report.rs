@@ -70,6 +70,10 @@ pub struct Summary {
     /// Pages left as the previous build wrote them: same template, values and body (see
     /// [`crate::page_cache`]).
     pub pages_reused: usize,
+    /// Document bodies read back from where they waited (cache or spill file) because a page
+    /// or the search index needed them; the other documents' pages and search terms were
+    /// reused by their bodies' identity.
+    pub bodies_read: usize,
     /// Seconds the render threads spent on the search index (tokenizing and storing each page's
     /// text), summed over threads; the `render` and `records` stages include them.
     pub search_seconds: f64,

@@ -334,6 +334,17 @@ fn pages_are_rendered_again_only_when_what_they_show_changes() {
         (0, total),
         "an unchanged rebuild renders nothing"
     );
+    // Only documents that publish files beside their page (image previews, mail
+    // attachments) need their bodies again, for those files.
+    let with_files: usize = ["image", "email"]
+        .iter()
+        .filter_map(|kind| again.documents_by_kind.get(*kind))
+        .sum();
+    assert!(
+        again.bodies_read <= with_files,
+        "pages and search terms are found unchanged without reading a body: {} read, {with_files} documents with files",
+        again.bodies_read
+    );
 
     // A page edited by hand is rendered again, even though its key is unchanged.
     let page = public.join("index.html");
@@ -393,7 +404,14 @@ fn pages_are_rendered_again_only_when_what_they_show_changes() {
         "a one-document edit renders a few pages: {} of {total}",
         edited.pages_rendered
     );
+    assert!(
+        edited.bodies_read > again.bodies_read
+            && edited.bodies_read <= again.bodies_read + edited.pages_rendered,
+        "only the bodies of rendered document pages are read: {}",
+        edited.bodies_read
+    );
     let clean_dir = work.path().join("clean-2");
     build_to_disk(archive.path(), &clean_dir);
     assert_same_tree(&public, &clean_dir, "after a document edit");
 }
+

@@ -97,7 +97,7 @@ use serde_json::json;
 use crate::cache::Cache;
 use crate::collect::Agency;
 use crate::config::Config;
-use crate::document::{Body, Document, excerpt};
+use crate::document::{Document, LazyBody, excerpt};
 use crate::error::Result;
 use crate::output::{Output, sha256_hex};
 use crate::spill::SpillFile;
@@ -541,6 +541,17 @@ struct Fields<'a> {
     agency_name: &'a str,
 }
 
+impl<'a> Fields<'a> {
+    fn of(title: &'a str, body: &'a str, file_name: &'a str, agency_name: &'a str) -> Fields<'a> {
+        Fields {
+            title,
+            body,
+            file_name,
+            agency_name,
+        }
+    }
+}
+
 /// Tokenizes `fields` into `terms` (cleared first); returns the lengths: (title, body) in
 /// positions.
 fn tokenize_fields(fields: &Fields<'_>, terms: &mut DocTerms) -> (u32, u32) {
@@ -724,9 +735,15 @@ impl Indexer {
 
     /// Indexes one document; call from the render loop, from any thread. Writes its excerpt
     /// chunk when this document completes it.
-    /// Its terms come from `cache` when it holds this text's ([`term_cache`]), and go there
-    /// when it does not.
-    pub fn add(&self, out: &Output, doc: &Document, body: &Body, cache: &Cache) -> Result<()> {
+    /// Its terms come from `cache` when it holds this document's ([`term_cache`]), and go
+    /// there when it does not; the body is read only in that case.
+    pub fn add(
+        &self,
+        out: &Output,
+        doc: &Document,
+        body: &LazyBody<'_>,
+        cache: &Cache,
+    ) -> Result<()> {
         let number = self.number_of[doc.id];
         let mut title_text = doc.title.clone();
         for tag in &doc.tags {
@@ -737,22 +754,32 @@ impl Indexer {
             .agency_names
             .get(doc.agency())
             .map_or(doc.agency(), |n| n.as_str());
-        let fields = Fields {
-            title: &title_text,
-            body: &body.text,
-            file_name: doc.source.file_name(),
-            agency_name,
-        };
-        let lengths = if cache.is_enabled() {
-            self.index_cached(number, &fields, cache)
-        } else {
-            self.index_text(number, &fields)
+        let file_name = doc.source.file_name();
+        let (lengths, excerpt) = match (cache.is_enabled(), body.identity()) {
+            (false, _) => {
+                let body = body.get()?;
+                let fields = Fields::of(&title_text, &body.text, file_name, agency_name);
+                let lengths = self.index_text(number, &fields);
+                (lengths, excerpt(&body.text, EXCERPT_CHARS))
+            }
+            (true, identity) => {
+                let body_text = match identity {
+                    Some(identity) => term_cache::BodyText::Extracted(identity),
+                    None => term_cache::BodyText::Text(&body.get()?.text),
+                };
+                let key = term_cache::key(&title_text, body_text, file_name, agency_name);
+                self.index_cached(number, &key, cache, || {
+                    let body = body.get()?;
+                    let fields = Fields::of(&title_text, &body.text, file_name, agency_name);
+                    Ok((fields, excerpt(&body.text, EXCERPT_CHARS)))
+                })?
+            }
         };
         let entry = [
             doc.title.clone(),
             doc.url.clone(),
             doc.date.map(|d| d.view().iso).unwrap_or_default(),
-            excerpt(&body.text, EXCERPT_CHARS),
+            excerpt,
         ];
         self.place(out, number, lengths, entry)
     }
@@ -831,38 +858,41 @@ impl Indexer {
         lengths
     }
 
-    /// [`Indexer::index_text`] through the cache: the terms of text it has seen are decoded,
-    /// not tokenized again, and the terms of new text are kept for the next build. A failure
-    /// to store only costs the next build the tokenizing: it is counted for
-    /// [`Indexer::unstored_terms`], not failed.
-    fn index_cached(&self, doc: u32, fields: &Fields<'_>, cache: &Cache) -> (u32, u32) {
-        let key = term_cache::key(
-            fields.title,
-            fields.body,
-            fields.file_name,
-            fields.agency_name,
-        );
+    /// [`Indexer::index_text`] through the cache, under the [`term_cache::key`] `key`: the
+    /// terms of a document it has seen are decoded, not tokenized again, and the terms of a new
+    /// one (its fields and excerpt from `read`) are kept for the next build. A failure to store
+    /// only costs the next build the tokenizing: it is counted for
+    /// [`Indexer::unstored_terms`], not failed. Returns the lengths and the excerpt.
+    fn index_cached<'b>(
+        &self,
+        doc: u32,
+        key: &str,
+        cache: &Cache,
+        read: impl FnOnce() -> Result<(Fields<'b>, String)>,
+    ) -> Result<((u32, u32), String)> {
         let mut terms = DOC_TERMS.with(|t| t.take());
-        let found = cache.get_decoded(term_cache::NAMESPACE, &key, |bytes| {
+        let found = cache.get_decoded(term_cache::NAMESPACE, key, |bytes| {
             term_cache::decode(bytes, &mut terms)
         });
-        let lengths = match found {
-            Some(lengths) => lengths,
-            None => {
-                let lengths = tokenize_fields(fields, &mut terms);
+        let found = match found {
+            Some(found) => Ok(found),
+            None => read().map(|(fields, excerpt)| {
+                let lengths = tokenize_fields(&fields, &mut terms);
                 terms.drain_map();
-                let entry = term_cache::encode(&terms, lengths);
-                if let Err(err) = cache.put(term_cache::NAMESPACE, &key, &entry) {
+                let entry = term_cache::encode(&terms, lengths, &excerpt);
+                if let Err(err) = cache.put(term_cache::NAMESPACE, key, &entry) {
                     let mut unstored = self.unstored.lock().unwrap_or_else(|e| e.into_inner());
                     unstored.0 += 1;
                     unstored.1.get_or_insert_with(|| err.to_string());
                 }
-                lengths
-            }
+                (lengths, excerpt)
+            }),
         };
-        self.store(doc, &mut terms);
+        if found.is_ok() {
+            self.store(doc, &mut terms);
+        }
         DOC_TERMS.with(|t| t.replace(terms));
-        lengths
+        found
     }
 
     /// How many documents' terms the cache refused this build, and why the first was refused.

@@ -6,37 +6,57 @@
 //! entry holds what [`super::Indexer`] takes from a document's text, the terms with their
 //! counts and kept positions, so an unchanged document costs a lookup and a decode instead.
 //!
-//! The key is a hash of the text that was tokenized (title and tags, body text, file name,
-//! agency name), not of where it came from: whatever changed upstream, the same text gives the
-//! same terms. Tokenizer changes come with a new leakpress version, which empties the cache.
+//! The key is a hash of the fields that were tokenized (title and tags, body text, file name,
+//! agency name). The body text enters it as the text itself or, for a body the cache holds, as
+//! that body's [`BodyIdentity`], so that a rebuild finds an unchanged document's terms without
+//! reading its body. Tokenizer changes come with a new leakpress version, which empties the
+//! cache.
 
 use super::{DocTerm, DocTerms, MAX_POSITIONS, put_varint};
+use crate::document::BodyIdentity;
 
 /// Cache namespace of the entries.
 pub const NAMESPACE: &str = "terms";
 /// Goes into every key: bump when the payload's layout changes.
-const LAYOUT: &[u8] = b"leakpress terms v1";
+const LAYOUT: &[u8] = b"leakpress terms v2";
 
-/// The cache key of a document whose fields are these texts.
-pub fn key(title: &str, body: &str, file_name: &str, agency_name: &str) -> String {
+/// How the body text enters a key.
+#[derive(Clone, Copy)]
+pub enum BodyText<'a> {
+    /// The text itself.
+    Text(&'a str),
+    /// The identity of the extracted body the text belongs to.
+    Extracted(&'a BodyIdentity),
+}
+
+/// The cache key of a document whose fields are these.
+pub fn key(title: &str, body: BodyText<'_>, file_name: &str, agency_name: &str) -> String {
+    let (kind, body): (&[u8], &[u8]) = match body {
+        BodyText::Text(text) => (b"text", text.as_bytes()),
+        BodyText::Extracted(identity) => (b"extracted", identity),
+    };
     crate::cache::key([
         LAYOUT,
         title.as_bytes(),
-        body.as_bytes(),
+        kind,
+        body,
         file_name.as_bytes(),
         agency_name.as_bytes(),
     ])
 }
 
-/// The entry for `terms` (their `drained` list and counts) and the document's lengths.
+/// The entry for `terms` (their `drained` list and counts), the document's lengths and its
+/// search excerpt.
 ///
-/// Layout: varints title length, body length, term count; per term its byte length, its
-/// bytes, title tf, body tf, agency tf, the number of positions (one byte, at most
-/// [`MAX_POSITIONS`]) and the positions as gaps.
-pub(super) fn encode(terms: &DocTerms, lengths: (u32, u32)) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + terms.drained.len() * 16);
+/// Layout: varints title length, body length, excerpt byte length, the excerpt, term count;
+/// per term its byte length, its bytes, title tf, body tf, agency tf, the number of positions
+/// (one byte, at most [`MAX_POSITIONS`]) and the positions as gaps.
+pub(super) fn encode(terms: &DocTerms, lengths: (u32, u32), excerpt: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + excerpt.len() + terms.drained.len() * 16);
     put_varint(&mut out, lengths.0);
     put_varint(&mut out, lengths.1);
+    put_varint(&mut out, excerpt.len() as u32);
+    out.extend_from_slice(excerpt.as_bytes());
     put_varint(&mut out, terms.drained.len() as u32);
     for (_, term, index) in &terms.drained {
         let counts = &terms.counts[*index as usize];
@@ -55,13 +75,17 @@ pub(super) fn encode(terms: &DocTerms, lengths: (u32, u32)) -> Vec<u8> {
     out
 }
 
-/// Fills `terms` (cleared first) from an entry [`encode`] made; returns the lengths. `None`
-/// for bytes that do not decode whole, which the cache then counts as damaged.
-pub(super) fn decode(bytes: &[u8], terms: &mut DocTerms) -> Option<(u32, u32)> {
+/// Fills `terms` (cleared first) from an entry [`encode`] made; returns the lengths and the
+/// excerpt. `None` for bytes that do not decode whole, which the cache then counts as damaged.
+pub(super) fn decode(bytes: &[u8], terms: &mut DocTerms) -> Option<((u32, u32), String)> {
     terms.clear();
     terms.drained.clear();
     let mut reader = Reader { bytes };
     let lengths = (reader.varint()?, reader.varint()?);
+    let excerpt_len = reader.varint()? as usize;
+    let excerpt = std::str::from_utf8(reader.take(excerpt_len)?)
+        .ok()?
+        .to_owned();
     let count = reader.varint()?;
     for _ in 0..count {
         let len = reader.varint()? as usize;
@@ -91,7 +115,7 @@ pub(super) fn decode(bytes: &[u8], terms: &mut DocTerms) -> Option<(u32, u32)> {
             .drained
             .push((super::term_shard(term), term.to_owned(), index));
     }
-    reader.bytes.is_empty().then_some(lengths)
+    reader.bytes.is_empty().then_some((lengths, excerpt))
 }
 
 struct Reader<'a> {
@@ -182,7 +206,8 @@ mod tests {
             flat(&terms).iter().any(|t| t.4 > 0),
             "agency terms are kept"
         );
-        let entry = encode(&terms, lengths);
+        let excerpt = "Überwachung des Hafens: report";
+        let entry = encode(&terms, lengths, excerpt);
 
         // The per-thread terms still hold an earlier document's: none may leak into this one.
         let (mut decoded, _) = tokenized(&Fields {
@@ -191,14 +216,17 @@ mod tests {
             file_name: "",
             agency_name: "",
         });
-        assert_eq!(decode(&entry, &mut decoded), Some(lengths));
+        assert_eq!(
+            decode(&entry, &mut decoded),
+            Some((lengths, excerpt.to_owned()))
+        );
         assert_eq!(flat(&decoded), flat(&terms));
     }
 
     #[test]
     fn a_cut_or_padded_entry_does_not_decode() {
         let (terms, lengths) = sample();
-        let entry = encode(&terms, lengths);
+        let entry = encode(&terms, lengths, "Hafen");
         let mut decoded = DocTerms::default();
         for cut in 0..entry.len() {
             assert_eq!(decode(&entry[..cut], &mut decoded), None, "cut at {cut}");
@@ -219,7 +247,7 @@ mod tests {
             &mut one,
         );
         one.drain_map();
-        let mut entry = encode(&one, (1, 0));
+        let mut entry = encode(&one, (1, 0), "");
         let npos_at = entry.len() - 2; // the count byte, then one position
         assert_eq!(entry[npos_at], 1);
         entry[npos_at] = MAX_POSITIONS as u8 + 1;
@@ -228,16 +256,43 @@ mod tests {
 
     #[test]
     fn the_key_tells_every_field_and_its_boundaries_apart() {
-        let base = key("title", "body", "file", "agency");
-        assert_eq!(base, key("title", "body", "file", "agency"));
+        let text = |t| BodyText::Text(t);
+        let base = key("title", text("body"), "file", "agency");
+        assert_eq!(base, key("title", text("body"), "file", "agency"));
+        let identity = [7u8; 32];
+        let extracted = key("title", BodyText::Extracted(&identity), "file", "agency");
+        assert_eq!(
+            extracted,
+            key("title", BodyText::Extracted(&identity), "file", "agency")
+        );
+        let other_identity = [8u8; 32];
+        let as_text = String::from_utf8(identity.to_vec()).expect("ASCII");
         for other in [
-            key("title ", "body", "file", "agency"),
-            key("title", "body.", "file", "agency"),
-            key("title", "body", "file2", "agency"),
-            key("title", "body", "file", "Agency"),
-            key("titleb", "ody", "file", "agency"),
+            key("title ", text("body"), "file", "agency"),
+            key("title", text("body."), "file", "agency"),
+            key("title", text("body"), "file2", "agency"),
+            key("title", text("body"), "file", "Agency"),
+            key("titleb", text("ody"), "file", "agency"),
+            extracted.clone(),
+            key(
+                "title",
+                BodyText::Extracted(&other_identity),
+                "file",
+                "agency",
+            ),
         ] {
             assert_ne!(base, other);
         }
+        // An identity is never mistaken for a text of the same bytes.
+        assert_ne!(extracted, key("title", text(&as_text), "file", "agency"));
+        assert_ne!(
+            extracted,
+            key(
+                "title",
+                BodyText::Extracted(&other_identity),
+                "file",
+                "agency"
+            )
+        );
     }
 }
