@@ -78,8 +78,8 @@
 //! first by largest document frequency, so it reads the same four leaves as a flat list.
 //!
 //! Ranking inputs: each posting's `impact` is the document's BM25F score for the term
-//! (title ×[`TITLE_WEIGHT`], agency name ×[`AGENCY_WEIGHT`], body ×1), times 16, rounded; the
-//! reader adds impacts up. Positions (title first, then the body after a gap) are kept for
+//! (title ×[`TITLE_WEIGHT`], agency name ×[`AGENCY_WEIGHT`], body ×1, lengths and their means
+//! to four leading bits by [`coarse_length`]), times 16, rounded; the reader adds impacts up. Positions (title first, then the body after a gap) are kept for
 //! the first [`MAX_POSITIONS`] occurrences per document, for phrase queries.
 
 pub mod encode;
@@ -1341,8 +1341,8 @@ impl Scorer<'_> {
                     title_tf: p.title_tf as f64,
                     body_tf: p.body_tf as f64,
                     agency_tf: p.agency_tf as f64,
-                    title_len: title_len as f64,
-                    body_len: body_len as f64,
+                    title_len: coarse_length(title_len),
+                    body_len: coarse_length(body_len),
                     avg_title: self.avg_title,
                     avg_body: self.avg_body,
                 };
@@ -1559,6 +1559,7 @@ fn facet_key(doc: &Document) -> (&str, &str, i64, usize) {
     (doc.agency(), doc.kind, year, doc.id)
 }
 
+/// The mean (title, body) lengths, as [`coarse_length`] gives them.
 fn averages(lengths: &[(u32, u32)]) -> (f64, f64) {
     if lengths.is_empty() {
         return (1.0, 1.0);
@@ -1566,7 +1567,17 @@ fn averages(lengths: &[(u32, u32)]) -> (f64, f64) {
     let n = lengths.len() as f64;
     let title: f64 = lengths.iter().map(|l| l.0 as f64).sum::<f64>() / n;
     let body: f64 = lengths.iter().map(|l| l.1 as f64).sum::<f64>() / n;
-    (title.max(1.0), body.max(1.0))
+    let mean = |sum: f64| coarse_length(sum.round() as u32).max(1.0);
+    (mean(title), mean(body))
+}
+
+/// A length as scoring sees it: its four leading bits, the rest zeroed (as Lucene keeps its
+/// norms), so within 1/8 of the exact length. A sentence added to a document then rarely
+/// changes its scored length, and the mean moves only when many lengths do: an edit changes
+/// the postings of the terms it touched, not every posting of the document or of the index.
+pub fn coarse_length(len: u32) -> f64 {
+    let kept = (u32::BITS - len.leading_zeros()).saturating_sub(4);
+    f64::from(len >> kept << kept)
 }
 
 /// What BM25F needs about one term in one document.
@@ -1717,6 +1728,31 @@ mod tests {
         };
         assert!(bm25f(1.0, &agency) > bm25f(1.0, &inputs(0.0, 1.0)));
         assert!(impact(0.0001, &inputs(0.0, 1.0)) >= 1);
+    }
+
+    #[test]
+    fn coarse_lengths_keep_four_leading_bits() {
+        for len in 0..16 {
+            assert_eq!(
+                coarse_length(len),
+                f64::from(len),
+                "small lengths are exact"
+            );
+        }
+        assert_eq!(coarse_length(16), 16.0);
+        assert_eq!(coarse_length(17), 16.0);
+        assert_eq!(coarse_length(18), 18.0);
+        assert_eq!(coarse_length(1800), 1792.0);
+        assert_eq!(coarse_length(1807), 1792.0);
+        assert_eq!(coarse_length(1920), 1920.0);
+        assert_eq!(coarse_length(u32::MAX), f64::from(0xF000_0000u32));
+        for len in [20u32, 300, 1801, 65_537, 3_000_000] {
+            let coarse = coarse_length(len);
+            assert!(coarse <= f64::from(len) && coarse > f64::from(len) * 7.0 / 8.0);
+        }
+        // Means are coarse too, and never below one.
+        assert_eq!(averages(&[(3, 1800), (5, 1810)]), (4.0, 1792.0));
+        assert_eq!(averages(&[(0, 0)]), (1.0, 1.0));
     }
 
     #[test]
