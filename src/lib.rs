@@ -187,6 +187,9 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         tables.profile_fingerprint(),
         &tables.record_tables(),
     );
+    // Any change renames the index's folder, but most of its files stay the same: they move
+    // with it, to be compared instead of written anew.
+    out.carry_over_folder("search/", &format!("search/{}/", search.key()));
     let search_clock = ThreadClock::default();
     let bodies_read = AtomicUsize::new(0);
     let page_errors: Vec<(usize, Error)> = parked

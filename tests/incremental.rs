@@ -318,6 +318,19 @@ fn assert_same_tree(dir: &Path, clean_dir: &Path, what: &str) {
     );
 }
 
+/// Edits the first Markdown note of the archive at `root` (in path order).
+fn add_a_paragraph_to_the_first_note(root: &Path) {
+    let note = walkdir::WalkDir::new(root.join("content"))
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.path().extension().is_some_and(|x| x == "md") && e.file_name() != "_index.md")
+        .unwrap()
+        .into_path();
+    let text = std::fs::read_to_string(&note).unwrap();
+    std::fs::write(&note, format!("{text}\n\nA paragraph added later.\n")).unwrap();
+}
+
 #[test]
 fn pages_are_rendered_again_only_when_what_they_show_changes() {
     let archive = common::copy_archive(&common::sample_root());
@@ -388,16 +401,7 @@ fn pages_are_rendered_again_only_when_what_they_show_changes() {
     assert!(std::fs::read_to_string(public.join("tags/index.html")).is_ok());
 
     // One document edited: its page and the listings that show it are rendered, nothing else.
-    let content = archive.path().join("content");
-    let note = walkdir::WalkDir::new(&content)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_map(Result::ok)
-        .find(|e| e.path().extension().is_some_and(|x| x == "md") && e.file_name() != "_index.md")
-        .unwrap()
-        .into_path();
-    let text = std::fs::read_to_string(&note).unwrap();
-    std::fs::write(&note, format!("{text}\n\nA paragraph added later.\n")).unwrap();
+    add_a_paragraph_to_the_first_note(archive.path());
     let edited = build_cached_in_place(archive.path(), &public, &cache);
     assert!(
         edited.pages_rendered >= 1 && edited.pages_rendered * 5 < total,
@@ -457,4 +461,70 @@ fn a_kept_page_is_trusted_by_its_time_and_hashed_when_newer_than_the_build() {
     assert_eq!(repaired.pages_rendered, 1);
     assert_eq!(std::fs::read(&page).unwrap(), bytes);
     assert!(leakpress::manifest::verify(&public).unwrap().is_clean());
+}
+
+/// The search index's folder (`search/<key>/`) and its files: path within it → (bytes, time).
+type IndexFiles = BTreeMap<String, (Vec<u8>, std::time::SystemTime)>;
+
+fn index_folder(public: &Path) -> (String, IndexFiles) {
+    let folders: Vec<String> = std::fs::read_dir(public.join("search"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(folders.len(), 1, "one index folder: {folders:?}");
+    let dir = public.join("search").join(&folders[0]);
+    let files = read_tree(&dir)
+        .into_iter()
+        .map(|(path, bytes)| {
+            let time = std::fs::metadata(dir.join(&path))
+                .unwrap()
+                .modified()
+                .unwrap();
+            (path, (bytes, time))
+        })
+        .collect();
+    (folders[0].clone(), files)
+}
+
+#[test]
+fn an_edit_renames_the_index_folder_and_keeps_the_files_it_did_not_change() {
+    let archive = common::copy_archive(&common::sample_root());
+    let out = tempfile::tempdir().unwrap();
+    let public = out.path().join("public");
+    build_to_disk(archive.path(), &public);
+    let (old_key, old_files) = index_folder(&public);
+
+    add_a_paragraph_to_the_first_note(archive.path());
+    build_to_disk(archive.path(), &public);
+    let (new_key, new_files) = index_folder(&public);
+    assert_ne!(old_key, new_key, "a changed index gets a new folder name");
+
+    // Files with the same bytes as before were carried over, not written again.
+    let same: Vec<&String> = new_files
+        .iter()
+        .filter(|(path, (bytes, _))| old_files.get(*path).is_some_and(|old| old.0 == *bytes))
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        same.len() * 2 > new_files.len(),
+        "most index files are unchanged by one edit: {} of {}",
+        same.len(),
+        new_files.len()
+    );
+    for path in &same {
+        assert_eq!(
+            new_files[*path].1, old_files[*path].1,
+            "{path} was rewritten"
+        );
+    }
+    assert!(
+        new_files.len() > same.len(),
+        "the edited document's files changed"
+    );
+
+    let clean_dir = out.path().join("clean");
+    build_to_disk(archive.path(), &clean_dir);
+    assert_same_tree(&public, &clean_dir, "after the index folder moved");
 }
