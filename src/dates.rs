@@ -1,8 +1,23 @@
 //! Dates as leaks write them: ISO 8601, RFC 3339, RFC 2822 (mail), and US database exports
 //! (`05/31/20 00:00:00`, `6/1/2020 3:04:05 PM`). Times without a zone are taken as written.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use serde::Serialize;
+
+const MONTH_NAMES: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
 
 /// A document date, with a note of whether the source gave a time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,21 +121,36 @@ impl DocDate {
     }
 
     /// The forms templates need.
+    /// Formatted directly rather than through `chrono`'s strftime, which parses its format
+    /// string on every call: every page shows several dates, and a rebuild that renders few
+    /// pages still makes the views of every listing's documents.
     pub fn view(&self) -> DateView {
+        let d = self.datetime;
+        // As strftime's `%Y` writes it: four digits, else a sign and at least four.
+        let year = match d.year() {
+            y @ 0..=9999 => format!("{y:04}"),
+            y => format!("{y:+05}"),
+        };
+        let (month, day) = (d.month(), d.day());
+        let month_name = MONTH_NAMES[d.month0() as usize];
         let display = if self.has_time {
             format!(
-                "{}, {:02}:{:02}",
-                self.datetime.format("%-d %B %Y"),
-                self.datetime.hour(),
-                self.datetime.minute()
+                "{day} {month_name} {year}, {:02}:{:02}",
+                d.hour(),
+                d.minute()
             )
         } else {
-            self.datetime.format("%-d %B %Y").to_string()
+            format!("{day} {month_name} {year}")
         };
         DateView {
-            iso: self.datetime.format("%Y-%m-%d").to_string(),
+            iso: format!("{year}-{month:02}-{day:02}"),
             display,
-            rfc3339: self.datetime.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            rfc3339: format!(
+                "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+                d.hour(),
+                d.minute(),
+                d.second()
+            ),
             year: self.year(),
         }
     }
@@ -133,6 +163,40 @@ mod tests {
     fn iso(text: &str) -> String {
         let date = DocDate::parse(text).unwrap_or_else(|| panic!("{text:?} did not parse"));
         date.datetime.format("%Y-%m-%d %H:%M:%S").to_string()
+    }
+
+    #[test]
+    fn views_read_as_strftime_writes_them() {
+        let dates = [
+            (2020, 5, 31, 0, 0, 0),
+            (2020, 1, 2, 3, 4, 5),
+            (1999, 12, 9, 23, 59, 59),
+            (1, 2, 3, 4, 5, 6),
+            (0, 7, 15, 12, 0, 0),
+            (-44, 3, 15, 9, 30, 0),
+            (9999, 12, 31, 23, 59, 59),
+            (10000, 1, 1, 0, 0, 0),
+            (123_456, 6, 1, 1, 2, 3),
+        ];
+        for (y, mo, d, h, mi, s) in dates {
+            let datetime = NaiveDate::from_ymd_opt(y, mo, d)
+                .and_then(|date| date.and_hms_opt(h, mi, s))
+                .expect("a valid date");
+            for has_time in [false, true] {
+                let view = DocDate { datetime, has_time }.view();
+                assert_eq!(view.iso, datetime.format("%Y-%m-%d").to_string());
+                assert_eq!(
+                    view.rfc3339,
+                    datetime.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+                );
+                let display = if has_time {
+                    datetime.format("%-d %B %Y, %H:%M").to_string()
+                } else {
+                    datetime.format("%-d %B %Y").to_string()
+                };
+                assert_eq!(view.display, display);
+            }
+        }
     }
 
     #[test]
