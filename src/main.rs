@@ -275,8 +275,8 @@ fn build_once(options: &BuildOptions, args: &BuildArgs) -> Result<Report> {
         }
         let files = &report.summary.output;
         eprintln!(
-            "  output     {} written, {} unchanged, {} removed",
-            files.written, files.unchanged, files.removed
+            "  output     {} written, {} unchanged, {} removed; {} changed since the last build and read back",
+            files.written, files.unchanged, files.removed, files.compared
         );
     }
     if let Some(why) = report

@@ -58,9 +58,10 @@ struct Disk {
     /// matches is compared byte for byte before it is left alone, so a file edited by hand
     /// since is still rewritten.
     previous: std::sync::RwLock<HashMap<String, Digest256>>,
-    /// When the previous build wrote its manifest, its last file: a file last modified
-    /// before then is as that build left it (see [`Output::reuse`]).
-    previous_end: Option<std::time::SystemTime>,
+    /// When the previous build wrote its manifest, its last file, as the inode change time
+    /// (ctime) the file system gave it: a file whose ctime is earlier is as that build left
+    /// it (see [`Output::reuse`]).
+    previous_end: Option<ChangeTime>,
     /// Folders known to exist, so each is created once rather than checked per file.
     made: Mutex<HashSet<PathBuf>>,
 }
@@ -78,6 +79,9 @@ pub struct WriteStats {
     pub unchanged: usize,
     /// Files of an earlier build no longer published, removed.
     pub removed: usize,
+    /// Files of the previous build read back to check their bytes, because their inode
+    /// changed after that build ended (or no change time could vouch for them).
+    pub compared: usize,
 }
 
 /// The output sink. Paths are site paths without a leading `/` (`agency/doc/index.html`).
@@ -86,6 +90,7 @@ pub struct Output {
     ledger: Mutex<BTreeMap<String, Digest256>>,
     written: AtomicUsize,
     unchanged: AtomicUsize,
+    compared: AtomicUsize,
 }
 
 impl Output {
@@ -105,8 +110,8 @@ impl Output {
                     let text = std::fs::read_to_string(&manifest).with_path(&manifest)?;
                     previous = crate::manifest::parse(&text);
                     previous_end = std::fs::metadata(&manifest)
-                        .and_then(|meta| meta.modified())
-                        .ok();
+                        .ok()
+                        .and_then(|meta| change_time(&meta));
                     std::fs::write(&marker, b"").with_path(&marker)?;
                     std::fs::remove_file(&manifest).with_path(&manifest)?;
                 } else if !marker.exists() {
@@ -134,6 +139,7 @@ impl Output {
             ledger: Mutex::default(),
             written: AtomicUsize::new(0),
             unchanged: AtomicUsize::new(0),
+            compared: AtomicUsize::new(0),
         }
     }
 
@@ -159,11 +165,14 @@ impl Output {
     }
 
     /// Leaves the file the previous build wrote at `path` in place, as this build's, when the
-    /// previous manifest gives it `sha256` and the file is still what that build left: last
-    /// modified before the build wrote its manifest, or else still hashing to `sha256` (a file
-    /// edited by hand since is not kept). This is the check rsync and make rely on, size
-    /// aside; hashing every kept page instead read the whole site again on each rebuild (2 GB
-    /// at 50,000 documents). Returns whether it was kept; if not, the caller writes it.
+    /// previous manifest gives it `sha256` and the file is still what that build left: its
+    /// inode unchanged since the build wrote its manifest, or else still hashing to `sha256`
+    /// (a file edited by hand since is not kept). The inode change time (ctime) is the clock
+    /// for this, not the modification time rsync and make use: any write, truncation or
+    /// `touch`, and every `cp -p`, `tar` or `rsync -t` that sets an old mtime back, moves the
+    /// ctime to the present, and no program can set it back. Hashing every kept page instead
+    /// read the whole site again on each rebuild (2 GB at 50,000 documents). Returns whether
+    /// it was kept; if not, the caller writes it.
     pub fn reuse(&self, path: &str, sha256: &str) -> bool {
         let Backend::Disk(disk) = &self.backend else {
             return false;
@@ -178,7 +187,10 @@ impl Output {
         let intact = std::fs::symlink_metadata(&target).is_ok_and(|meta| {
             meta.is_file()
                 && !is_shared(&meta)
-                && (disk.untouched(&meta) || sha256_file(&target).is_ok_and(|sha| sha == sha256))
+                && (disk.untouched(&meta) || {
+                    self.compared.fetch_add(1, Ordering::Relaxed);
+                    sha256_file(&target).is_ok_and(|sha| sha == sha256)
+                })
         });
         if intact {
             self.unchanged.fetch_add(1, Ordering::Relaxed);
@@ -195,7 +207,7 @@ impl Output {
         match &self.backend {
             Backend::Disk(disk) => {
                 let target = disk.dir.join(path);
-                if disk.holds(path, &digest, &target, Some(bytes)) {
+                if disk.holds(path, &digest, &target, Some(bytes), &self.compared) {
                     self.unchanged.fetch_add(1, Ordering::Relaxed);
                 } else {
                     disk.prepare(&target)?;
@@ -221,7 +233,7 @@ impl Output {
         match &self.backend {
             Backend::Disk(disk) => {
                 let target = disk.dir.join(path);
-                if disk.holds(path, &digest, &target, None) {
+                if disk.holds(path, &digest, &target, None, &self.compared) {
                     self.unchanged.fetch_add(1, Ordering::Relaxed);
                 } else {
                     disk.prepare(&target)?;
@@ -304,6 +316,7 @@ impl Output {
             written: self.written.load(Ordering::Relaxed),
             unchanged: self.unchanged.load(Ordering::Relaxed),
             removed: 0,
+            compared: self.compared.load(Ordering::Relaxed),
         };
         let Backend::Disk(disk) = &self.backend else {
             return Ok(stats);
@@ -357,12 +370,12 @@ impl Disk {
         previous.get(path).copied()
     }
 
-    /// Whether a file was last modified before the previous build finished. Equal times are
-    /// not enough: on a file system with coarse timestamps, an edit right after the build
-    /// can carry the manifest's time.
+    /// Whether a file's inode last changed before the previous build finished. Equal times
+    /// are not enough: the kernel stamps ctime from a clock that ticks every few
+    /// milliseconds, so an edit right after the build can carry the manifest's time.
     fn untouched(&self, meta: &std::fs::Metadata) -> bool {
-        match (self.previous_end, meta.modified()) {
-            (Some(end), Ok(modified)) => modified < end,
+        match (self.previous_end, change_time(meta)) {
+            (Some(end), Some(changed)) => changed < end,
             _ => false,
         }
     }
@@ -370,7 +383,14 @@ impl Disk {
     /// Whether `target` already holds what the build would write: the previous manifest
     /// gives it this hash and (for generated bytes) its content is byte for byte the same;
     /// a published original is checked by hash and size, as it is a link to the input.
-    fn holds(&self, path: &str, digest: &Digest256, target: &Path, bytes: Option<&[u8]>) -> bool {
+    fn holds(
+        &self,
+        path: &str,
+        digest: &Digest256,
+        target: &Path,
+        bytes: Option<&[u8]>,
+        compared: &AtomicUsize,
+    ) -> bool {
         if self.previous_digest(path).as_ref() != Some(digest) {
             return false;
         }
@@ -382,8 +402,11 @@ impl Disk {
             // says, as for [`Output::reuse`].
             Some(bytes) => {
                 meta.is_file()
-                    && ((!is_shared(&meta) && self.untouched(&meta))
-                        || std::fs::read(target).is_ok_and(|old| old == bytes))
+                    && meta.len() == bytes.len() as u64
+                    && ((!is_shared(&meta) && self.untouched(&meta)) || {
+                        compared.fetch_add(1, Ordering::Relaxed);
+                        std::fs::read(target).is_ok_and(|old| old == bytes)
+                    })
             }
             None => meta.is_file(),
         }
@@ -419,6 +442,22 @@ impl Disk {
             Err(_) => Ok(()),
         }
     }
+}
+
+/// When a file's inode last changed (seconds, nanoseconds): its ctime, which every write,
+/// truncation, rename of the file itself or change of its times moves to the present.
+type ChangeTime = (i64, i64);
+
+#[cfg(unix)]
+fn change_time(meta: &std::fs::Metadata) -> Option<ChangeTime> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.ctime(), meta.ctime_nsec()))
+}
+
+/// Without a ctime, no time vouches for a file and every kept file is compared.
+#[cfg(not(unix))]
+fn change_time(_: &std::fs::Metadata) -> Option<ChangeTime> {
+    None
 }
 
 /// Whether the file has other names (a published original linked to its input).
