@@ -1567,8 +1567,18 @@ fn averages(lengths: &[(u32, u32)]) -> (f64, f64) {
     let n = lengths.len() as f64;
     let title: f64 = lengths.iter().map(|l| l.0 as f64).sum::<f64>() / n;
     let body: f64 = lengths.iter().map(|l| l.1 as f64).sum::<f64>() / n;
-    let mean = |sum: f64| coarse_length(sum.round() as u32).max(1.0);
-    (mean(title), mean(body))
+    (coarse_mean(title).max(1.0), coarse_mean(body).max(1.0))
+}
+
+/// A mean length kept to four significant bits, as [`coarse_length`] keeps a length, but
+/// without rounding it to a whole number first (a mean title of 1.45 positions is 1.375, not 1).
+fn coarse_mean(mean: f64) -> f64 {
+    // An f64 stores 52 bits after its implicit leading one; keeping the top 3 keeps four.
+    const DROPPED: u32 = f64::MANTISSA_DIGITS - 4;
+    if !mean.is_normal() {
+        return mean;
+    }
+    f64::from_bits(mean.to_bits() & !((1u64 << DROPPED) - 1))
 }
 
 /// A length as scoring sees it: its four leading bits, the rest zeroed (as Lucene keeps its
@@ -1750,8 +1760,14 @@ mod tests {
             let coarse = coarse_length(len);
             assert!(coarse <= f64::from(len) && coarse > f64::from(len) * 7.0 / 8.0);
         }
-        // Means are coarse too, and never below one.
+        // Means are coarse too, keep their fraction, and are never below one.
         assert_eq!(averages(&[(3, 1800), (5, 1810)]), (4.0, 1792.0));
+        assert_eq!(averages(&[(1, 1800), (2, 1801)]), (1.5, 1792.0));
+        assert_eq!(coarse_mean(1.45), 1.375);
+        assert_eq!(coarse_mean(0.3), 0.28125);
+        for len in [7u32, 20, 300, 1801, 65_537, 3_000_000] {
+            assert_eq!(coarse_mean(f64::from(len)), coarse_length(len));
+        }
         assert_eq!(averages(&[(0, 0)]), (1.0, 1.0));
     }
 
