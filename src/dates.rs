@@ -149,7 +149,8 @@ impl DocDate {
                 "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
                 d.hour(),
                 d.minute(),
-                d.second()
+                // chrono holds a leap second as second 59 with a nanosecond count past 10^9.
+                d.second() + d.nanosecond() / 1_000_000_000
             ),
             year: self.year(),
         }
@@ -167,20 +168,24 @@ mod tests {
 
     #[test]
     fn views_read_as_strftime_writes_them() {
+        // (year, month, day, hour, minute, second, milliseconds); 59 s and 1,500 ms is
+        // chrono's leap second, which strftime writes as second 60.
         let dates = [
-            (2020, 5, 31, 0, 0, 0),
-            (2020, 1, 2, 3, 4, 5),
-            (1999, 12, 9, 23, 59, 59),
-            (1, 2, 3, 4, 5, 6),
-            (0, 7, 15, 12, 0, 0),
-            (-44, 3, 15, 9, 30, 0),
-            (9999, 12, 31, 23, 59, 59),
-            (10000, 1, 1, 0, 0, 0),
-            (123_456, 6, 1, 1, 2, 3),
+            (2020, 5, 31, 0, 0, 0, 0),
+            (2020, 1, 2, 3, 4, 5, 0),
+            (1999, 12, 9, 23, 59, 59, 0),
+            (2016, 12, 31, 23, 59, 59, 1_500),
+            (2020, 1, 2, 3, 4, 5, 999),
+            (1, 2, 3, 4, 5, 6, 0),
+            (0, 7, 15, 12, 0, 0, 0),
+            (-44, 3, 15, 9, 30, 0, 0),
+            (9999, 12, 31, 23, 59, 59, 0),
+            (10000, 1, 1, 0, 0, 0, 0),
+            (123_456, 6, 1, 1, 2, 3, 0),
         ];
-        for (y, mo, d, h, mi, s) in dates {
+        for (y, mo, d, h, mi, s, ms) in dates {
             let datetime = NaiveDate::from_ymd_opt(y, mo, d)
-                .and_then(|date| date.and_hms_opt(h, mi, s))
+                .and_then(|date| date.and_hms_milli_opt(h, mi, s, ms))
                 .expect("a valid date");
             for has_time in [false, true] {
                 let view = DocDate { datetime, has_time }.view();
