@@ -122,7 +122,9 @@ pub struct LazyBody<'a> {
     identity: Option<BodyIdentity>,
     derived: bool,
     load: Option<Box<dyn Fn() -> crate::error::Result<Body> + 'a>>,
-    body: std::cell::OnceCell<Body>,
+    /// The body, or why it could not be read: a failed read is not tried again by the next
+    /// user (the page, then the search index).
+    body: std::cell::OnceCell<Result<Body, String>>,
 }
 
 impl<'a> LazyBody<'a> {
@@ -147,7 +149,7 @@ impl<'a> LazyBody<'a> {
             identity: None,
             derived: !body.derived.is_empty(),
             load: None,
-            body: std::cell::OnceCell::from(body),
+            body: std::cell::OnceCell::from(Ok(body)),
         }
     }
 
@@ -161,17 +163,17 @@ impl<'a> LazyBody<'a> {
         self.derived
     }
 
-    /// The body, read on first use.
+    /// The body, read on first use; the same error each time if it could not be read.
     pub fn get(&self) -> crate::error::Result<&Body> {
-        if let Some(body) = self.body.get() {
-            return Ok(body);
-        }
-        let load = self
-            .load
-            .as_ref()
-            .expect("a body without a loader is always ready");
-        let body = load()?;
-        Ok(self.body.get_or_init(|| body))
+        let body = self.body.get_or_init(|| {
+            let load = self
+                .load
+                .as_ref()
+                .expect("a body without a loader is always ready");
+            load().map_err(|err| err.to_string())
+        });
+        body.as_ref()
+            .map_err(|why| crate::error::Error::Other(why.clone()))
     }
 }
 
@@ -295,6 +297,36 @@ mod tests {
     fn excerpt_cuts_at_words() {
         assert_eq!(excerpt("one  two\nthree", 100), "one two three");
         assert_eq!(excerpt("one two three", 8), "one two…");
+    }
+
+    #[test]
+    fn a_body_is_read_once_even_when_the_read_fails() {
+        let reads = std::cell::Cell::new(0);
+        let good = LazyBody::new(Some([7; 32]), false, || {
+            reads.set(reads.get() + 1);
+            Ok(Body {
+                html: "<p>x</p>".into(),
+                text: "x".into(),
+                derived: Vec::new(),
+            })
+        });
+        assert_eq!(reads.get(), 0, "nothing is read until asked");
+        assert_eq!(good.get().unwrap().text, "x");
+        assert_eq!(good.get().unwrap().text, "x");
+        assert_eq!(reads.get(), 1);
+
+        let failures = std::cell::Cell::new(0);
+        let bad = LazyBody::new(None, false, || {
+            failures.set(failures.get() + 1);
+            Err(crate::error::Error::Other("body unreadable".into()))
+        });
+        let first = bad.get().unwrap_err().to_string();
+        let second = bad.get().unwrap_err().to_string();
+        assert_eq!(
+            (first.as_str(), second.as_str()),
+            ("body unreadable", "body unreadable")
+        );
+        assert_eq!(failures.get(), 1, "a failed read is not tried again");
     }
 
     #[test]

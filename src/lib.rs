@@ -192,7 +192,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     out.carry_over_folder("search/", &format!("search/{}/", search.key()));
     let search_clock = ThreadClock::default();
     let bodies_read = AtomicUsize::new(0);
-    let page_errors: Vec<(usize, Error)> = parked
+    let page_errors: Vec<(usize, Vec<String>)> = parked
         .into_par_iter()
         .enumerate()
         .filter_map(|(id, parked)| {
@@ -239,14 +239,24 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
             };
             let indexed = search_clock.time(|| search.add(out, doc, &body, cache));
             progress(ProgressEvent::Rendered);
-            result.and(indexed).err().map(|err| (id, err))
+            let mut warnings = Vec::new();
+            if let Err(err) = &result {
+                warnings.push(format!("page not written: {err}"));
+            }
+            match (indexed, result) {
+                // The body that stopped the page stopped the index too: said once.
+                (Err(err), Err(first)) if err.to_string() == first.to_string() => {}
+                (Err(err), _) => warnings.push(format!("left out of the search index: {err}")),
+                (Ok(()), _) => {}
+            }
+            (!warnings.is_empty()).then_some((id, warnings))
         })
         .collect();
     // Every body has come back: free the spill's disk space now, not at the end.
     drop(spill);
     // A template error on one page is that document's warning; the rest of the site stands.
-    for (id, err) in page_errors {
-        docs[id].warnings.push(format!("page not written: {err}"));
+    for (id, warnings) in page_errors {
+        docs[id].warnings.extend(warnings);
     }
     let listing_pages = renderer.listings(out, &docs, &collection)?;
     for asset in theme.assets.values() {
