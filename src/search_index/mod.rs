@@ -1038,9 +1038,17 @@ impl Indexer {
 
         let scorer = Scorer {
             n_docs,
-            lengths: &lengths,
-            avg_title,
-            avg_body,
+            factors: lengths
+                .par_iter()
+                .map(|&(title, body)| {
+                    FieldFactors::of(
+                        coarse_length(title),
+                        coarse_length(body),
+                        avg_title,
+                        avg_body,
+                    )
+                })
+                .collect(),
         };
         // Terms are scored and encoded in parallel, a batch at a time, then packed one by one
         // in term order: the packs, and so every byte written, do not depend on the threads.
@@ -1317,15 +1325,14 @@ impl FileBatch {
 type DictEntry = (String, String, usize);
 
 /// What scoring needs about the whole collection.
-struct Scorer<'a> {
+struct Scorer {
     n_docs: usize,
-    /// By final document number: (title, body) lengths in positions.
-    lengths: &'a [(u32, u32)],
-    avg_title: f64,
-    avg_body: f64,
+    /// By final document number: its fields' weights over their length normalizations,
+    /// worked out once a document rather than once a posting.
+    factors: Vec<FieldFactors>,
 }
 
-impl Scorer<'_> {
+impl Scorer {
     /// One term's postings, scored and sorted by document, from its `df` raw postings given
     /// as (final document number, counts, positions).
     fn score<'p>(
@@ -1336,19 +1343,14 @@ impl Scorer<'_> {
         let idf = (1.0 + (self.n_docs as f64 - df as f64 + 0.5) / (df as f64 + 0.5)).ln();
         let mut postings: Vec<PostingRef<'p>> = raw
             .map(|(doc, p, positions)| {
-                let (title_len, body_len) = self.lengths[doc as usize];
-                let inputs = RankInputs {
-                    title_tf: p.title_tf as f64,
-                    body_tf: p.body_tf as f64,
-                    agency_tf: p.agency_tf as f64,
-                    title_len: coarse_length(title_len),
-                    body_len: coarse_length(body_len),
-                    avg_title: self.avg_title,
-                    avg_body: self.avg_body,
-                };
+                let tf = self.factors[doc as usize].weigh(
+                    p.title_tf as f64,
+                    p.body_tf as f64,
+                    p.agency_tf as f64,
+                );
                 PostingRef {
                     doc,
-                    impact: impact(idf, &inputs),
+                    impact: quantize(saturate(idf, tf)),
                     positions,
                 }
             })
@@ -1609,18 +1611,47 @@ pub struct RankInputs {
     pub avg_body: f64,
 }
 
+/// The part of BM25F that depends on a document and not on the term: each field's weight
+/// over its length normalization.
+#[derive(Debug, Clone, Copy)]
+struct FieldFactors {
+    title: f64,
+    body: f64,
+}
+
+impl FieldFactors {
+    fn of(title_len: f64, body_len: f64, avg_title: f64, avg_body: f64) -> FieldFactors {
+        let norm = |len: f64, avg: f64| 1.0 - B + B * len / avg;
+        FieldFactors {
+            title: TITLE_WEIGHT / norm(title_len, avg_title),
+            body: 1.0 / norm(body_len, avg_body),
+        }
+    }
+
+    /// The weighted, length-normalized term frequency.
+    fn weigh(&self, title_tf: f64, body_tf: f64, agency_tf: f64) -> f64 {
+        title_tf * self.title + body_tf * self.body + AGENCY_WEIGHT * agency_tf
+    }
+}
+
+/// BM25's saturation of a weighted term frequency.
+fn saturate(idf: f64, tf: f64) -> f64 {
+    idf * tf * (K1 + 1.0) / (tf + K1)
+}
+
 /// BM25F: per-field length-normalized term frequencies, weighted, then saturated once.
 pub fn bm25f(idf: f64, x: &RankInputs) -> f64 {
-    let norm = |len: f64, avg: f64| 1.0 - B + B * len / avg;
-    let tf = TITLE_WEIGHT * x.title_tf / norm(x.title_len, x.avg_title)
-        + x.body_tf / norm(x.body_len, x.avg_body)
-        + AGENCY_WEIGHT * x.agency_tf;
-    idf * tf * (K1 + 1.0) / (tf + K1)
+    let factors = FieldFactors::of(x.title_len, x.body_len, x.avg_title, x.avg_body);
+    saturate(idf, factors.weigh(x.title_tf, x.body_tf, x.agency_tf))
 }
 
 /// The stored, quantized score; at least 1 so every posting counts.
 pub fn impact(idf: f64, x: &RankInputs) -> u32 {
-    ((bm25f(idf, x) * IMPACT_SCALE).round() as u32).max(1)
+    quantize(bm25f(idf, x))
+}
+
+fn quantize(score: f64) -> u32 {
+    ((score * IMPACT_SCALE).round() as u32).max(1)
 }
 
 /// The first [`SHARD_PREFIX_CHARS`] characters of `term`: its dictionary group.
