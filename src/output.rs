@@ -58,10 +58,10 @@ struct Disk {
     /// matches is compared byte for byte before it is left alone, so a file edited by hand
     /// since is still rewritten.
     previous: std::sync::RwLock<HashMap<String, Digest256>>,
-    /// When the previous build wrote its manifest, its last file, as the inode change time
-    /// (ctime) the file system gave it: a file whose ctime is earlier is as that build left
-    /// it (see [`Output::reuse`]).
-    previous_end: Option<ChangeTime>,
+    /// When the previous build wrote its manifest, its last file: a file whose inode change
+    /// time (ctime) and modification time are both earlier is as that build left it (see
+    /// [`Output::reuse`]).
+    previous_end: Option<FileTimes>,
     /// Folders known to exist, so each is created once rather than checked per file.
     made: Mutex<HashSet<PathBuf>>,
 }
@@ -111,7 +111,7 @@ impl Output {
                     previous = crate::manifest::parse(&text);
                     previous_end = std::fs::metadata(&manifest)
                         .ok()
-                        .and_then(|meta| change_time(&meta));
+                        .and_then(|meta| file_times(&meta));
                     std::fs::write(&marker, b"").with_path(&marker)?;
                     std::fs::remove_file(&manifest).with_path(&manifest)?;
                 } else if !marker.exists() {
@@ -370,12 +370,12 @@ impl Disk {
         previous.get(path).copied()
     }
 
-    /// Whether a file's inode last changed before the previous build finished. Equal times
-    /// are not enough: the kernel stamps ctime from a clock that ticks every few
-    /// milliseconds, so an edit right after the build can carry the manifest's time.
+    /// Whether a file last changed before the previous build finished. Equal times are not
+    /// enough: the kernel stamps files from a clock that ticks every few milliseconds, so an
+    /// edit right after the build can carry the manifest's time.
     fn untouched(&self, meta: &std::fs::Metadata) -> bool {
-        match (self.previous_end, change_time(meta)) {
-            (Some(end), Some(changed)) => changed < end,
+        match (self.previous_end, file_times(meta)) {
+            (Some(end), Some(file)) => file.changed < end.changed && file.modified < end.modified,
             _ => false,
         }
     }
@@ -444,19 +444,28 @@ impl Disk {
     }
 }
 
-/// When a file's inode last changed (seconds, nanoseconds): its ctime, which every write,
-/// truncation, rename of the file itself or change of its times moves to the present.
-type ChangeTime = (i64, i64);
+/// When a file last changed. The ctime (seconds, nanoseconds) is what vouches for it: every
+/// write, truncation, rename of the file itself or change of its times moves it to the
+/// present, and nothing sets it back. The mtime must agree as well, for a file system whose
+/// ctime is something else (FAT keeps a creation time in that field).
+#[derive(Debug, Clone, Copy)]
+struct FileTimes {
+    changed: (i64, i64),
+    modified: std::time::SystemTime,
+}
 
 #[cfg(unix)]
-fn change_time(meta: &std::fs::Metadata) -> Option<ChangeTime> {
+fn file_times(meta: &std::fs::Metadata) -> Option<FileTimes> {
     use std::os::unix::fs::MetadataExt;
-    Some((meta.ctime(), meta.ctime_nsec()))
+    Some(FileTimes {
+        changed: (meta.ctime(), meta.ctime_nsec()),
+        modified: meta.modified().ok()?,
+    })
 }
 
 /// Without a ctime, no time vouches for a file and every kept file is compared.
 #[cfg(not(unix))]
-fn change_time(_: &std::fs::Metadata) -> Option<ChangeTime> {
+fn file_times(_: &std::fs::Metadata) -> Option<FileTimes> {
     None
 }
 
