@@ -106,11 +106,13 @@ use crate::tables::{RecordTable, SearchRecord};
 pub use encode::{Posting, PostingRef, decode_block, encode_block, encode_refs, fnv1a};
 pub use tokenize::{Mode, Token, tokenize};
 
-/// Format version, in the manifest and the key. 5: a split group's list names files (`s<n>`
+/// Format version, in the manifest and the key: bumped whenever the same input gives other
+/// bytes, so a reader never mixes files of two builds under one folder name. 6: lengths and
+/// mean lengths scored to four significant bits; 5: a split group's list names files (`s<n>`
 /// or an inner node `r<n>`) instead of sub-shard numbers; 4: records numbered by table and
 /// row (3 numbered them by URL), so the same input gives other numbers and needs another
 /// folder.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// Documents per `d<n>.js` file.
 pub const DOC_CHUNK: usize = 4;
 /// Characters of text kept per document for excerpts.

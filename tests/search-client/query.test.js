@@ -200,7 +200,7 @@ function block(postings) {
 }
 
 test('execute reads root shards, inner nodes, sub-shards and the best tier first', async () => {
-  const manifest = { v: 5, docs: 300, shards: 1, chunk: 4, prefix: 3, ranges: [[0, 0, 0, -1], [200, 1, 0, -1]] };
+  const manifest = { v: 6, docs: 300, shards: 1, chunk: 4, prefix: 3, ranges: [[0, 0, 0, -1], [200, 1, 0, -1]] };
   // "benbox" is a long list in two tiers: tier 0 holds its best documents.
   const best = [[7, 90, [1]], [250, 80, [2]]];
   const rest = [];
