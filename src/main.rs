@@ -275,7 +275,7 @@ fn build_once(options: &BuildOptions, args: &BuildArgs) -> Result<Report> {
         }
         let files = &report.summary.output;
         eprintln!(
-            "  output     {} written, {} unchanged, {} removed; {} changed since the last build and read back",
+            "  output     {} written, {} unchanged, {} removed; {} read back to check them",
             files.written, files.unchanged, files.removed, files.compared
         );
     }

@@ -474,6 +474,36 @@ fn a_kept_page_is_trusted_by_its_change_time_and_read_back_once_touched() {
     }
 }
 
+#[test]
+fn a_published_original_replaced_in_the_output_is_published_again() {
+    use std::os::unix::fs::MetadataExt;
+    let archive = common::copy_archive(&common::sample_root());
+    let work = tempfile::tempdir().unwrap();
+    let (public, cache) = (work.path().join("public"), work.path().join("cache"));
+    build_cached_in_place(archive.path(), &public, &cache);
+    // Originals are hard links to their inputs: the files of the output with other names.
+    let linked: Vec<std::path::PathBuf> = read_tree(&public)
+        .into_keys()
+        .map(|path| public.join(path))
+        .filter(|path| std::fs::metadata(path).unwrap().nlink() > 1)
+        .collect();
+    let original = linked.first().expect("the sample publishes originals");
+    let bytes = std::fs::read(original).unwrap();
+    assert!(bytes.len() > 2);
+
+    // Replaced by a copy of the same size with one byte changed, then by one cut short: the
+    // copy is no longer the input, and is published again.
+    let mut changed = bytes.clone();
+    changed[0] ^= 0x01;
+    for damaged in [&changed[..], &bytes[..bytes.len() / 2]] {
+        std::fs::remove_file(original).unwrap();
+        std::fs::write(original, damaged).unwrap();
+        build_cached_in_place(archive.path(), &public, &cache);
+        assert_eq!(std::fs::read(original).unwrap(), bytes);
+        assert!(leakpress::manifest::verify(&public).unwrap().is_clean());
+    }
+}
+
 /// The search index's folder (`search/<key>/`) and its files: path within it → (bytes, time).
 type IndexFiles = BTreeMap<String, (Vec<u8>, std::time::SystemTime)>;
 
