@@ -239,17 +239,26 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
             };
             let indexed = search_clock.time(|| search.add(out, doc, &body, cache));
             progress(ProgressEvent::Rendered);
-            let mut warnings = Vec::new();
-            if let Err(err) = &result {
-                warnings.push(format!("page not written: {err}"));
-            }
-            match (indexed, result) {
+            let warnings = match (result, indexed) {
+                (Ok(()), Ok(())) => return None,
                 // The body that stopped the page stopped the index too: said once.
-                (Err(err), Err(first)) if err.to_string() == first.to_string() => {}
-                (Err(err), _) => warnings.push(format!("left out of the search index: {err}")),
-                (Ok(()), _) => {}
-            }
-            (!warnings.is_empty()).then_some((id, warnings))
+                (Err(page), Err(index)) if page.to_string() == index.to_string() => {
+                    vec![format!(
+                        "page not written and left out of the search index: {page}"
+                    )]
+                }
+                (page, index) => page
+                    .err()
+                    .map(|err| format!("page not written: {err}"))
+                    .into_iter()
+                    .chain(
+                        index
+                            .err()
+                            .map(|err| format!("left out of the search index: {err}")),
+                    )
+                    .collect(),
+            };
+            Some((id, warnings))
         })
         .collect();
     // Every body has come back: free the spill's disk space now, not at the end.

@@ -357,3 +357,47 @@ fn the_cli_survives_a_pdf_that_overflows_the_reader_stack() {
             .is_file()
     );
 }
+
+#[test]
+fn a_template_error_on_one_page_is_that_documents_warning() {
+    let archive = copy_archive(&sample_root());
+    let template = archive
+        .path()
+        .join("themes/default/templates/document.html");
+    let text = std::fs::read_to_string(&template).unwrap();
+    // A variable that does not exist, read only on one document's page.
+    let broken = text.replacen(
+        "{% block content %}",
+        "{% block content %}{% if doc.title == \"Security Advisory for Nightlife Venues\" %}{{ doc.no_such_field.inner }}{% endif %}",
+        1,
+    );
+    assert_ne!(broken, text);
+    std::fs::write(&template, broken).unwrap();
+    let site = build_memory(archive.path(), false, None);
+
+    let rel = "coastal-joint-terrorism/2016-06-nightclub-security-advisory.md";
+    let url = page_of(&site, rel);
+    let page = format!("{}index.html", url.trim_start_matches('/'));
+    assert!(!site.has(&page), "{page} written despite its error");
+    let warnings = site.warnings_for(rel);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("page not written: ") && w.contains("no_such_field")),
+        "{warnings:?}"
+    );
+    // Only the page is lost: its body was read, so its search entry stands.
+    assert!(
+        !warnings.iter().any(|w| w.contains("search index")),
+        "{warnings:?}"
+    );
+    let other = page_of(
+        &site,
+        "coastal-joint-terrorism/2017-01-inauguration-posture.md",
+    );
+    assert!(site.has(&format!("{}index.html", other.trim_start_matches('/'))));
+    assert!(
+        site.warnings_for("coastal-joint-terrorism/2017-01-inauguration-posture.md")
+            .is_empty()
+    );
+}
