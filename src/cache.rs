@@ -274,6 +274,14 @@ impl Cache {
         self.store.is_some()
     }
 
+    /// A folder of the cache for a stage that keeps its own files (created, and emptied with
+    /// the rest of the cache), or `None` when caching is off or it cannot be made.
+    pub fn side_dir(&self, name: &str) -> Option<PathBuf> {
+        let dir = self.store.as_ref()?.dir.join(name);
+        std::fs::create_dir_all(&dir).ok()?;
+        Some(dir)
+    }
+
     /// Why an earlier build's entries were discarded when the cache was opened, if they were.
     pub fn invalidated(&self) -> Option<&str> {
         self.invalidated.as_deref()
@@ -553,12 +561,16 @@ fn cut_short() -> std::io::Error {
 }
 
 #[cfg(unix)]
-fn read_exact_at(file: &File, bytes: &mut [u8], offset: u64) -> std::io::Result<()> {
+pub(crate) fn read_exact_at(file: &File, bytes: &mut [u8], offset: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, bytes, offset)
 }
 
 #[cfg(windows)]
-fn read_exact_at(file: &File, mut bytes: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+pub(crate) fn read_exact_at(
+    file: &File,
+    mut bytes: &mut [u8],
+    mut offset: u64,
+) -> std::io::Result<()> {
     while !bytes.is_empty() {
         match std::os::windows::fs::FileExt::seek_read(file, bytes, offset) {
             Ok(0) => return Err(cut_short()),

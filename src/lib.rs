@@ -186,6 +186,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         &config,
         tables.profile_fingerprint(),
         &tables.record_tables(),
+        &cache,
     );
     // Any change renames the index's folder, but most of its files stay the same: they move
     // with it, to be compared instead of written anew.
@@ -237,7 +238,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
             } else {
                 renderer.document(out, &docs, &collection, &agency_index, doc, &body)
             };
-            let indexed = search_clock.time(|| search.add(out, doc, &body, cache));
+            let indexed = search_clock.time(|| search.add(out, doc, &body));
             progress(ProgressEvent::Rendered);
             let warnings = match (result, indexed) {
                 (Ok(()), Ok(())) => return None,
@@ -291,15 +292,13 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     }
     timer.lap("records");
 
-    if let Some((count, why)) = search.unstored_terms() {
-        report.warn(
-            ".",
-            format!("search terms of {count} documents not cached ({why}): the next build tokenizes them again"),
-        );
-    }
     // The search page names the manifest, so it renders once the index is written.
-    let search_manifest = search.finish(out, &docs, &collection.agencies)?;
-    renderer.search_page(out, &search_manifest)?;
+    let search = search.finish(out, &docs, &collection.agencies)?;
+    if let Some(warning) = search.warning {
+        report.warn(".", warning);
+    }
+    report.summary.search_reused = search.reused;
+    renderer.search_page(out, &search.manifest)?;
     if let Some(table) = renderer
         .page_table()
         .and_then(page_cache::PageTable::changed)

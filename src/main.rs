@@ -260,8 +260,8 @@ fn build_once(options: &BuildOptions, args: &BuildArgs) -> Result<Report> {
             }
         }
         eprintln!(
-            "  search   {:>8.3} s over all threads, within render and records",
-            report.summary.search_seconds
+            "  search   {:>8.3} s over all threads, within render and records; {} documents' terms reused",
+            report.summary.search_seconds, report.summary.search_reused
         );
         eprintln!(
             "  pages      {} rendered, {} unchanged and not rendered again; {} bodies read",

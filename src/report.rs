@@ -77,6 +77,8 @@ pub struct Summary {
     /// Seconds the render threads spent on the search index (tokenizing and storing each page's
     /// text), summed over threads; the `render` and `records` stages include them.
     pub search_seconds: f64,
+    /// Documents and records whose search terms came from the previous build's snapshot.
+    pub search_reused: usize,
     /// What the incremental cache did, when the build used one.
     pub cache: Option<crate::cache::CacheStats>,
     /// Output files rewritten, left as they were, and removed as no longer published.

@@ -12,6 +12,11 @@ use leakpress::{BuildOptions, Output};
 struct Build {
     files: BTreeMap<String, Vec<u8>>,
     stats: CacheStats,
+    /// Documents and records whose search terms came from the previous build's snapshot.
+    reused: usize,
+    /// The build's own warnings (about the whole build, not one file).
+    warnings: Vec<String>,
+    documents: usize,
 }
 
 fn build_with_cache(root: &Path, cache: &Path, jobs: usize) -> Build {
@@ -21,8 +26,18 @@ fn build_with_cache(root: &Path, cache: &Path, jobs: usize) -> Build {
     let out = Output::memory();
     let report = leakpress::build(&options, &out, &|_| {}).expect("build succeeds");
     Build {
-        stats: report.summary.cache.expect("the build used its cache"),
+        stats: report
+            .summary
+            .cache
+            .clone()
+            .expect("the build used its cache"),
         files: out.into_files(),
+        reused: report.summary.search_reused,
+        warnings: report
+            .warnings_for(".")
+            .map(|w| w.message.clone())
+            .collect(),
+        documents: report.summary.documents,
     }
 }
 
@@ -70,6 +85,13 @@ fn warm_rebuild_is_byte_identical_and_reuses_every_extraction() {
 
     let warm = build_with_cache(archive.path(), cache.path(), 4);
     assert_same_site(&cold, &warm, "warm rebuild");
+    assert_eq!(cold.reused, 0);
+    assert!(
+        warm.reused > warm.documents,
+        "every document's and record's terms come from the snapshot: {} of {} documents",
+        warm.reused,
+        warm.documents
+    );
     assert_eq!(warm.stats.hits, cold.stats.written, "{:?}", warm.stats);
     assert_eq!(
         (warm.stats.written, warm.stats.corrupt, warm.stats.pruned),
@@ -99,14 +121,21 @@ fn a_changed_document_is_extracted_and_tokenized_again_and_its_old_entries_prune
     )
     .unwrap();
 
-    // The changed document has two entries: its extraction and its search terms.
+    // The changed document has one entry, its extraction; its search terms are tokenized
+    // again and every other document's come from the snapshot.
     let warm = build_with_cache(archive.path(), cache.path(), 2);
-    assert_eq!(warm.stats.written, 2, "{:?}", warm.stats);
-    assert_eq!(warm.stats.hits, cold.stats.written - 2, "{:?}", warm.stats);
+    assert_eq!(warm.stats.written, 1, "{:?}", warm.stats);
+    assert_eq!(warm.stats.hits, cold.stats.written - 1, "{:?}", warm.stats);
     assert_eq!(
-        warm.stats.pruned, 2,
-        "the old version's entries stay: {:?}",
+        warm.stats.pruned, 1,
+        "the old version's entry stays: {:?}",
         warm.stats
+    );
+    let all = build_with_cache(archive.path(), cache.path(), 2).reused;
+    assert_eq!(
+        warm.reused,
+        all - 1,
+        "only the changed document is tokenized"
     );
     let page =
         "riverside-fusion-center/bulletins-2020-2020-06-01-situational-awareness-update/index.html";
@@ -146,6 +175,98 @@ fn damaged_entries_are_detected_and_redone_not_trusted() {
     assert_eq!(warm.stats.corrupt, 3, "{:?}", warm.stats);
     assert_eq!(warm.stats.written, 3, "{:?}", warm.stats);
     assert_same_site(&cold, &warm, "rebuild over a damaged cache");
+}
+
+/// The snapshot's files in the cache: (name, path).
+fn snapshot_files(cache: &Path) -> Vec<(String, std::path::PathBuf)> {
+    let mut found: Vec<_> = std::fs::read_dir(cache.join("search"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn a_damaged_search_snapshot_is_detected_and_the_terms_read_again() {
+    let archive = common::copy_archive(&common::sample_root());
+    let cache = tempfile::tempdir().unwrap();
+    let cold = build_with_cache(archive.path(), cache.path(), 2);
+    let names: Vec<String> = snapshot_files(cache.path())
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
+    assert_eq!(names, ["excerpts.0", "head", "postings.0"]);
+
+    for (victim, at) in [("postings.0", 0.6), ("excerpts.1", 0.3), ("head", 0.5)] {
+        let path = cache.path().join("search").join(victim);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let i = (bytes.len() as f64 * at) as usize;
+        bytes[i] ^= 0x04;
+        std::fs::write(&path, bytes).unwrap();
+
+        let damaged = build_with_cache(archive.path(), cache.path(), 2);
+        assert_eq!(damaged.reused, 0, "{victim}: a damaged snapshot was used");
+        assert!(
+            damaged
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("search index snapshot not used")),
+            "{victim}: {:?}",
+            damaged.warnings
+        );
+        assert_same_site(&cold, &damaged, "rebuild over a damaged snapshot");
+        // That build kept a sound snapshot again.
+        let next = build_with_cache(archive.path(), cache.path(), 2);
+        assert!(next.reused >= next.documents, "{victim}: {}", next.reused);
+        assert!(next.warnings.is_empty(), "{:?}", next.warnings);
+        assert_same_site(&cold, &next, "rebuild after a damaged snapshot");
+    }
+}
+
+#[test]
+fn documents_renumbered_by_an_addition_and_a_removal_keep_their_terms() {
+    let archive = common::copy_archive(&common::sample_root());
+    let cache = tempfile::tempdir().unwrap();
+    let cold = build_with_cache(archive.path(), cache.path(), 2);
+    // A new agency that sorts first moves every number up; a removed note moves some down.
+    let first = archive.path().join("content/aaa-first-agency");
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::write(
+        first.join("memo.md"),
+        "---\ntitle: A memo that sorts first\n---\nQuarterly zephyrine procurement memo.\n",
+    )
+    .unwrap();
+    let removed = archive.path().join(
+        "content/riverside-fusion-center/bulletins/2020/2020-06-01-situational-awareness-update.md",
+    );
+    std::fs::remove_file(&removed).unwrap();
+
+    let warm = build_with_cache(archive.path(), cache.path(), 2);
+    assert_eq!(warm.documents, cold.documents, "one added, one removed");
+    assert_eq!(
+        warm.reused,
+        cold_total(&archive, &cache) - 1,
+        "every number but the new document's is claimed from the snapshot"
+    );
+    let fresh = common::build_memory(archive.path(), false, Some(2));
+    assert_eq!(
+        fresh.files, warm.files,
+        "an incremental build differs from a clean one"
+    );
+    let manifest = warm
+        .files
+        .iter()
+        .find(|(path, _)| path.starts_with("search/") && path.ends_with("/manifest.js"))
+        .map(|(_, bytes)| String::from_utf8_lossy(bytes).into_owned())
+        .expect("a search manifest");
+    assert!(manifest.contains("aaa-first-agency"), "{manifest}");
+}
+
+/// What a rebuild with nothing changed reuses: every indexed document and record.
+fn cold_total(archive: &tempfile::TempDir, cache: &tempfile::TempDir) -> usize {
+    build_with_cache(archive.path(), cache.path(), 2).reused
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! `tests/search-client/*.test.js` against `search.js`), and the index that a build of the
 //! sample archive writes under `search/`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -614,16 +616,19 @@ fn table_records_are_findable_and_filter_by_table() {
 /// The sample archive built by the leakpress binary into a fresh folder, with extra
 /// environment: its `search/` files.
 fn search_files_built_with(env: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
+    search_files_of(Path::new(env!("CARGO_MANIFEST_DIR")), false, env)
+}
+
+/// The search files of a build of `root` by the binary, with the cache in `root` or none.
+fn search_files_of(root: &Path, cached: bool, env: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
     let out = tempfile::tempdir().expect("temporary folder");
     let site = out.path().join("site");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_leakpress"))
-        .args([
-            "--root",
-            env!("CARGO_MANIFEST_DIR"),
-            "build",
-            "--no-cache",
-            "--out",
-        ])
+        .arg("--root")
+        .arg(root)
+        .arg("build")
+        .args(if cached { None } else { Some("--no-cache") })
+        .arg("--out")
         .arg(&site)
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
@@ -669,6 +674,35 @@ fn a_spilled_index_is_byte_identical_to_one_held_in_memory() {
         for (path, bytes) in &held {
             assert!(bytes == &other[path], "{path} differs once {what}");
         }
+    }
+}
+
+#[test]
+fn a_rebuild_merges_the_previous_snapshot_with_spilled_runs_batch_by_batch() {
+    // The previous build's postings stream back beside this build's spilled runs, a few
+    // postings a batch: a term in both, in one or in neither must come out as a clean build
+    // makes it.
+    let archive = common::copy_archive(&common::sample_root());
+    let small = [
+        ("LEAKPRESS_INDEX_MEMORY", "4096"),
+        ("LEAKPRESS_INDEX_BATCH", "16"),
+    ];
+    search_files_of(archive.path(), true, &small);
+    let note = archive.path().join(
+        "content/riverside-fusion-center/bulletins/2020/2020-06-01-situational-awareness-update.md",
+    );
+    let text = std::fs::read_to_string(&note).unwrap();
+    let edited = text.replacen("the", "quizzaciously the", 3) + "\nA zyzzogeton paragraph.\n";
+    std::fs::write(&note, edited).unwrap();
+    let warm = search_files_of(archive.path(), true, &small);
+    let clean = search_files_of(archive.path(), false, &[]);
+    assert!(clean.len() > 10, "{} index files", clean.len());
+    assert_eq!(
+        warm.keys().collect::<Vec<_>>(),
+        clean.keys().collect::<Vec<_>>()
+    );
+    for (path, bytes) in &clean {
+        assert!(bytes == &warm[path], "{path} differs after a rebuild");
     }
 }
 

@@ -10,8 +10,9 @@
 //!
 //! Invariants:
 //! - Memory holds compact postings (numbers), never document or record text: each body is
-//!   tokenized as its page renders (or its terms come from the incremental cache,
-//!   [`term_cache`]) and dropped; excerpt text goes out in
+//!   tokenized as its page renders and dropped (or, unchanged since the previous build, its
+//!   terms stay in that build's [`snapshot`], read back in term order at finish); excerpt
+//!   text goes out in
 //!   [`DOC_CHUNK`]-document files as soon as a chunk is complete. Records are numbered before
 //!   the first arrives (from their tables' row counts), so they go out the same way: memory
 //!   holds 8 bytes of lengths per record, not its title and excerpt.
@@ -83,7 +84,7 @@
 //! the first [`MAX_POSITIONS`] occurrences per document, for phrase queries.
 
 pub mod encode;
-pub mod term_cache;
+mod snapshot;
 pub mod tokenize;
 
 use std::cell::RefCell;
@@ -311,6 +312,22 @@ const VARINT_MAX: usize = 5;
 /// Longest encoded posting in a run: four varints, the count byte, and the positions.
 const RUN_POSTING_MAX: usize = 4 * VARINT_MAX + 1 + MAX_POSITIONS * VARINT_MAX;
 
+/// One LEB128 `u32` from `byte`; `bad` when it runs past [`VARINT_MAX`] bytes.
+fn read_varint(
+    mut byte: impl FnMut() -> std::io::Result<u8>,
+    bad: fn() -> std::io::Error,
+) -> std::io::Result<u32> {
+    let mut value = 0u32;
+    for shift in (0..VARINT_MAX as u32 * 7).step_by(7) {
+        let byte = byte()?;
+        value |= u32::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Ok(value);
+        }
+    }
+    Err(bad())
+}
+
 fn put_varint(out: &mut Vec<u8>, mut value: u32) {
     while value >= 0x80 {
         out.push(value as u8 | 0x80);
@@ -414,15 +431,7 @@ impl<'f> RunReader<'f> {
 
     /// One LEB128 varint from the buffer (filled by the caller).
     fn varint(&mut self) -> std::io::Result<u32> {
-        let mut value = 0u32;
-        for shift in (0..VARINT_MAX as u32 * 7).step_by(7) {
-            let byte = self.byte()?;
-            value |= u32::from(byte & 0x7f) << shift;
-            if byte < 0x80 {
-                return Ok(value);
-            }
-        }
-        Err(cut_short())
+        read_varint(|| self.byte(), cut_short)
     }
 
     fn next_head(&mut self) -> std::io::Result<()> {
@@ -470,9 +479,79 @@ impl<'f> RunReader<'f> {
     }
 }
 
-/// A batch of terms read back from the spill runs: where the batch ends (an index into the
-/// sorted terms), and each term's spilled postings and their positions.
-type SpilledBatch = (usize, Vec<(Vec<RawPosting>, Vec<u32>)>);
+/// One term of a batch at finish: where its postings are.
+struct BatchTerm {
+    term: String,
+    /// Its term shard and id there, if this build tokenized it anywhere.
+    shard: Option<(usize, u32)>,
+    /// Its postings read back from the spill runs and the snapshot, and their positions.
+    disk: Vec<RawPosting>,
+    disk_positions: Vec<u32>,
+}
+
+/// Where finish reads terms from, in term order: this build's (in memory or spilled) and the
+/// previous build's snapshot, merged.
+struct Sources<'f> {
+    /// This build's terms, sorted, with their shard and id; taken as they are read.
+    terms: Vec<(String, usize, u32)>,
+    next_term: usize,
+    /// Spill runs by term shard.
+    runs: Vec<Vec<RunReader<'f>>>,
+    previous: Option<snapshot::PostingsReader<'f>>,
+}
+
+impl Sources<'_> {
+    /// The next terms, in order, until they hold `limit` postings (at least one term, none
+    /// at the end). `in_memory` counts a term's postings still in its shard. A term of the
+    /// snapshot whose documents all changed is left out.
+    fn read_batch(
+        &mut self,
+        limit: usize,
+        in_memory: impl Fn(Option<(usize, u32)>) -> usize,
+    ) -> Result<Vec<BatchTerm>> {
+        let mut batch = Vec::new();
+        let mut postings = 0;
+        while batch.is_empty() || postings < limit {
+            let ours = self.terms.get(self.next_term).map(|t| t.0.as_str());
+            let theirs = self.previous.as_ref().and_then(|p| p.head());
+            let (take_ours, take_theirs) = match (ours, theirs) {
+                (None, None) => break,
+                (Some(_), None) => (true, false),
+                (None, Some(_)) => (false, true),
+                (Some(a), Some(b)) => (a <= b, b <= a),
+            };
+            let mut term = BatchTerm {
+                term: String::new(),
+                shard: None,
+                disk: Vec::new(),
+                disk_positions: Vec::new(),
+            };
+            if take_ours {
+                let (text, s, id) = &mut self.terms[self.next_term];
+                self.next_term += 1;
+                term.term = std::mem::take(text);
+                term.shard = Some((*s, *id));
+                for run in &mut self.runs[*s] {
+                    if run.head == Some(*id) {
+                        run.take(&mut term.disk, &mut term.disk_positions)?;
+                    }
+                }
+            }
+            if take_theirs && let Some(previous) = &mut self.previous {
+                let text = previous.take(&mut term.disk, &mut term.disk_positions)?;
+                if !take_ours {
+                    term.term = text;
+                }
+            }
+            let count = in_memory(term.shard) + term.disk.len();
+            if count > 0 {
+                postings += count;
+                batch.push(term);
+            }
+        }
+        Ok(batch)
+    }
+}
 
 /// Per-document term counts during tokenizing (no heap: this is built for every term of
 /// every document).
@@ -512,7 +591,7 @@ impl DocTerms {
     }
 
     /// Moves the terms out of the map into `drained`, each with its term shard, for
-    /// [`Indexer::store`] (and [`term_cache::encode`]).
+    /// [`Indexer::store`].
     fn drain_map(&mut self) {
         self.drained.clear();
         for (term, counts) in self.map.drain() {
@@ -603,8 +682,9 @@ type Entry = [String; 4];
 
 /// What the numbered documents and records still need.
 struct Pending {
-    /// By number: (title length, body length) in positions.
-    lengths: Vec<(u32, u32)>,
+    /// By number: what was indexed (content key, lengths in positions, excerpt), for scoring
+    /// and for the next build's snapshot.
+    slots: Vec<snapshot::Slot>,
     /// `d<n>` chunks still waiting for some documents or records (the last one waits for
     /// finish).
     chunks: BTreeMap<usize, Vec<Option<Entry>>>,
@@ -637,21 +717,38 @@ pub struct Indexer {
     shard_budget: usize,
     spill: Mutex<PostingSpill>,
     pending: Mutex<Pending>,
-    /// Documents whose terms the cache did not store, and the first reason.
-    unstored: Mutex<(usize, Option<String>)>,
+    /// The previous build's postings ([`snapshot`]), when the cache holds them intact.
+    previous: Option<snapshot::Previous>,
+    /// This build's, when there is a cache to keep them in.
+    next: Option<snapshot::Next>,
+    /// Why the previous snapshot was not used, or the next one not kept.
+    warning: Mutex<Option<String>>,
+}
+
+/// What [`Indexer::finish`] leaves.
+pub struct Finished {
+    /// Site path of the manifest script.
+    pub manifest: String,
+    /// Documents and records whose terms came from the previous build's snapshot.
+    pub reused: usize,
+    /// Why the previous snapshot could not be used, or this one could not be kept: the
+    /// index is whole either way, but a build tokenizes everything again.
+    pub warning: Option<String>,
 }
 
 impl Indexer {
     /// Numbers the documents, then the records of `tables` (by table index, as
     /// [`crate::tables::TableSet::record_tables`] lists them), and derives the key from every
     /// input of the index. `inputs` names what else the records' text comes from (the table
-    /// profile's fingerprint), since the profile files are not documents.
+    /// profile's fingerprint), since the profile files are not documents. The previous
+    /// build's postings come from `cache`, and this build's go there.
     pub fn new(
         docs: &[Document],
         agencies: &[Agency],
         config: &Config,
         inputs: &str,
         tables: &[RecordTable<'_>],
+        cache: &Cache,
     ) -> Indexer {
         let mut order: Vec<usize> = (0..docs.len()).collect();
         order.sort_by(|&a, &b| facet_key(&docs[a]).cmp(&facet_key(&docs[b])));
@@ -705,6 +802,20 @@ impl Indexer {
         for agency in agencies {
             key_input.push_str(&format!("{}\t{}\n", agency.slug, agency.name));
         }
+        let mut warning = None;
+        let (previous, upcoming) = match cache.side_dir(snapshot::DIR) {
+            None => (None, None),
+            Some(dir) => {
+                let previous = snapshot::Previous::load(&dir).unwrap_or_else(|why| {
+                    warning = Some(format!(
+                        "search index snapshot not used ({why}): every document's terms are read again"
+                    ));
+                    None
+                });
+                let upcoming = snapshot::Next::create(&dir, previous.as_ref());
+                (previous, Some(upcoming))
+            }
+        };
         Indexer {
             key: sha256_hex(key_input.as_bytes())[..12].to_owned(),
             number_of,
@@ -716,12 +827,14 @@ impl Indexer {
                 .map(|_| Mutex::new(TermShard::default()))
                 .collect(),
             pending: Mutex::new(Pending {
-                lengths: vec![(0, 0); next],
+                slots: vec![snapshot::Slot::default(); next],
                 chunks: BTreeMap::new(),
             }),
             shard_budget: memory_budget() / TERM_SHARDS,
             spill: Mutex::new(PostingSpill::default()),
-            unstored: Mutex::default(),
+            previous,
+            next: upcoming,
+            warning: Mutex::new(warning),
         }
     }
 
@@ -736,16 +849,10 @@ impl Indexer {
     }
 
     /// Indexes one document; call from the render loop, from any thread. Writes its excerpt
-    /// chunk when this document completes it.
-    /// Its terms come from `cache` when it holds this document's ([`term_cache`]), and go
-    /// there when it does not; the body is read only in that case.
-    pub fn add(
-        &self,
-        out: &Output,
-        doc: &Document,
-        body: &LazyBody<'_>,
-        cache: &Cache,
-    ) -> Result<()> {
+    /// chunk when this document completes it. A document the previous build indexed with the
+    /// same fields takes its terms from the [`snapshot`], without reading its body (a body the
+    /// cache holds is known by its identity).
+    pub fn add(&self, out: &Output, doc: &Document, body: &LazyBody<'_>) -> Result<()> {
         let number = self.number_of[doc.id];
         let mut title_text = doc.title.clone();
         for tag in &doc.tags {
@@ -757,24 +864,28 @@ impl Indexer {
             .get(doc.agency())
             .map_or(doc.agency(), |n| n.as_str());
         let file_name = doc.source.file_name();
-        let (lengths, excerpt) = match (cache.is_enabled(), body.identity()) {
-            (false, _) => {
+        let key = match &self.next {
+            None => None,
+            Some(_) => {
+                let body_text = match body.identity() {
+                    Some(identity) => snapshot::BodyText::Extracted(identity),
+                    None => snapshot::BodyText::Text(&body.get()?.text),
+                };
+                Some(snapshot::document_key(
+                    &title_text,
+                    body_text,
+                    file_name,
+                    agency_name,
+                ))
+            }
+        };
+        let (lengths, excerpt) = match self.claim(key.as_ref(), number) {
+            Some(claimed) => (claimed.lengths, claimed.excerpt),
+            None => {
                 let body = body.get()?;
                 let fields = Fields::of(&title_text, &body.text, file_name, agency_name);
                 let lengths = self.index_text(number, &fields);
                 (lengths, excerpt(&body.text, EXCERPT_CHARS))
-            }
-            (true, identity) => {
-                let body_text = match identity {
-                    Some(identity) => term_cache::BodyText::Extracted(identity),
-                    None => term_cache::BodyText::Text(&body.get()?.text),
-                };
-                let key = term_cache::key(&title_text, body_text, file_name, agency_name);
-                self.index_cached(number, &key, cache, || {
-                    let body = body.get()?;
-                    let fields = Fields::of(&title_text, &body.text, file_name, agency_name);
-                    Ok((fields, excerpt(&body.text, EXCERPT_CHARS)))
-                })?
             }
         };
         let entry = [
@@ -783,7 +894,12 @@ impl Indexer {
             doc.date.map(|d| d.view().iso).unwrap_or_default(),
             excerpt,
         ];
-        self.place(out, number, lengths, entry)
+        self.place(out, number, key, lengths, entry)
+    }
+
+    /// The previous build's terms for what is now `number`, indexed under `key`.
+    fn claim(&self, key: Option<&snapshot::ContentKey>, number: u32) -> Option<snapshot::Claimed> {
+        self.previous.as_ref()?.claim(key?, number)
     }
 
     /// Indexes one table record (the [`crate::tables::RecordSink`] of the tables pass); from
@@ -815,23 +931,50 @@ impl Indexer {
             file_name: "",
             agency_name,
         };
-        let lengths = self.index_text(number, &fields);
+        let key = self
+            .next
+            .as_ref()
+            .map(|_| snapshot::record_key(record.title, record.text, agency_name));
+        let (lengths, excerpt) = match self.claim(key.as_ref(), number) {
+            Some(claimed) => (claimed.lengths, claimed.excerpt),
+            None => (
+                self.index_text(number, &fields),
+                excerpt(record.text, EXCERPT_CHARS),
+            ),
+        };
         let entry = [
             record.title.to_owned(),
             record.url.to_owned(),
             record.date.map(|d| d.view().iso).unwrap_or_default(),
-            excerpt(record.text, EXCERPT_CHARS),
+            excerpt,
         ];
-        self.place(out, number, lengths, entry)
+        self.place(out, number, key, lengths, entry)
     }
 
-    /// Keeps a document's or record's lengths and puts its entry in its `d<n>` chunk,
-    /// writing the chunk if this entry completes it.
-    fn place(&self, out: &Output, number: u32, lengths: (u32, u32), entry: Entry) -> Result<()> {
+    /// Keeps a document's or record's lengths (and for the next snapshot its content key and
+    /// excerpt) and puts its entry in its `d<n>` chunk, writing the chunk if this entry
+    /// completes it.
+    fn place(
+        &self,
+        out: &Output,
+        number: u32,
+        key: Option<snapshot::ContentKey>,
+        lengths: (u32, u32),
+        entry: Entry,
+    ) -> Result<()> {
         let chunk = number as usize / DOC_CHUNK;
+        let excerpt_at = match (&self.next, key) {
+            (Some(next), Some(_)) => next.put_excerpt(&entry[3]),
+            _ => None,
+        };
+        let slot = snapshot::Slot {
+            key: key.filter(|_| excerpt_at.is_some()),
+            lengths,
+            excerpt: excerpt_at.unwrap_or_default(),
+        };
         let complete = {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            pending.lengths[number as usize] = lengths;
+            pending.slots[number as usize] = slot;
             let slots = pending
                 .chunks
                 .entry(chunk)
@@ -858,49 +1001,6 @@ impl Indexer {
         self.store(doc, &mut terms);
         DOC_TERMS.with(|t| t.replace(terms));
         lengths
-    }
-
-    /// [`Indexer::index_text`] through the cache, under the [`term_cache::key`] `key`: the
-    /// terms of a document it has seen are decoded, not tokenized again, and the terms of a new
-    /// one (its fields and excerpt from `read`) are kept for the next build. A failure to store
-    /// only costs the next build the tokenizing: it is counted for
-    /// [`Indexer::unstored_terms`], not failed. Returns the lengths and the excerpt.
-    fn index_cached<'b>(
-        &self,
-        doc: u32,
-        key: &str,
-        cache: &Cache,
-        read: impl FnOnce() -> Result<(Fields<'b>, String)>,
-    ) -> Result<((u32, u32), String)> {
-        let mut terms = DOC_TERMS.with(|t| t.take());
-        let found = cache.get_decoded(term_cache::NAMESPACE, key, |bytes| {
-            term_cache::decode(bytes, &mut terms)
-        });
-        let found = match found {
-            Some(found) => Ok(found),
-            None => read().map(|(fields, excerpt)| {
-                let lengths = tokenize_fields(&fields, &mut terms);
-                terms.drain_map();
-                let entry = term_cache::encode(&terms, lengths, &excerpt);
-                if let Err(err) = cache.put(term_cache::NAMESPACE, key, &entry) {
-                    let mut unstored = self.unstored.lock().unwrap_or_else(|e| e.into_inner());
-                    unstored.0 += 1;
-                    unstored.1.get_or_insert_with(|| err.to_string());
-                }
-                (lengths, excerpt)
-            }),
-        };
-        if found.is_ok() {
-            self.store(doc, &mut terms);
-        }
-        DOC_TERMS.with(|t| t.replace(terms));
-        found
-    }
-
-    /// How many documents' terms the cache refused this build, and why the first was refused.
-    pub fn unstored_terms(&self) -> Option<(usize, String)> {
-        let unstored = self.unstored.lock().unwrap_or_else(|e| e.into_inner());
-        unstored.1.clone().map(|why| (unstored.0, why))
     }
 
     /// Moves one document's terms (`terms.drained`) into the shared shards, taking each
@@ -981,13 +1081,18 @@ impl Indexer {
     }
 
     /// Scores the postings and writes the dictionary shards, posting tiers, the excerpt chunks
-    /// left and the manifest. Returns the manifest's site path.
-    pub fn finish(self, out: &Output, docs: &[Document], agencies: &[Agency]) -> Result<String> {
+    /// left and the manifest; keeps the postings for the next build's [`snapshot`].
+    pub fn finish(
+        mut self,
+        out: &Output,
+        docs: &[Document],
+        agencies: &[Agency],
+    ) -> Result<Finished> {
         let n_docs = self.numbers_total;
         let pending = std::mem::replace(
             &mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()),
             Pending {
-                lengths: Vec::new(),
+                slots: Vec::new(),
                 chunks: BTreeMap::new(),
             },
         );
@@ -1013,13 +1118,14 @@ impl Indexer {
             }
         }
 
-        let Pending { lengths, chunks } = pending;
+        let Pending { slots, chunks } = pending;
         // Chunks with documents or records that were never added (none in a normal build)
         // still load.
-        for (chunk, slots) in chunks {
+        for (chunk, chunk_slots) in chunks {
             let len = DOC_CHUNK.min(n_docs - chunk * DOC_CHUNK);
-            self.write_chunk(out, chunk, slots, len)?;
+            self.write_chunk(out, chunk, chunk_slots, len)?;
         }
+        let lengths: Vec<(u32, u32)> = slots.iter().map(|slot| slot.lengths).collect();
         let (avg_title, avg_body) = averages(&lengths);
 
         // Every term with where its postings are, in sorted order. The terms move out of the
@@ -1052,80 +1158,84 @@ impl Indexer {
                 })
                 .collect(),
         };
+        drop(lengths);
+        let next = self.next.take();
+        let reused = self.previous.as_ref().map_or(0, |p| p.claimed_count());
+        let mut sources = Sources {
+            terms,
+            next_term: 0,
+            runs,
+            previous: self.previous.as_ref().map(|p| p.reader()).transpose()?,
+        };
+        let mut snapshot_out = next.as_ref().map(|next| next.postings());
         // Terms are scored and encoded in parallel, a batch at a time, then packed one by one
         // in term order: the packs, and so every byte written, do not depend on the threads.
-        let mut entries: Vec<DictEntry> = Vec::with_capacity(terms.len());
+        let mut entries: Vec<DictEntry> = Vec::with_capacity(sources.terms.len());
         let mut packer = Packer::default();
         // Reading a batch's spilled postings back is serial (each run is read front to back),
         // so the next batch is read while this one is scored: a 50,000-document index spent a
         // quarter of its stage (1.2 of 4.6 s) reading with one core idle.
         let batch_limit = batch_postings();
-        let read_batch = |terms: &[(String, usize, u32)],
-                          start: usize,
-                          runs: &mut [Vec<RunReader<'_>>]|
-         -> Result<SpilledBatch> {
-            let mut end = start;
-            let mut batch = 0;
-            let mut spilled = Vec::new();
-            while end < terms.len() && (end == start || batch < batch_limit) {
-                let (_, s, id) = terms[end];
-                let mut from_disk = (Vec::new(), Vec::new());
-                for run in &mut runs[s] {
-                    if run.head == Some(id) {
-                        run.take(&mut from_disk.0, &mut from_disk.1)?;
-                    }
-                }
-                batch += postings_of(s, id).len() + from_disk.0.len();
-                spilled.push(from_disk);
-                end += 1;
-            }
-            Ok((end, spilled))
-        };
-        let mut start = 0;
-        let mut next = read_batch(&terms, start, &mut runs)?;
-        while start < terms.len() {
-            let (end, spilled) = next;
+        let in_memory_count =
+            |shard: Option<(usize, u32)>| shard.map_or(0, |(s, id)| postings_of(s, id).len());
+        let mut next_batch = sources.read_batch(batch_limit, in_memory_count)?;
+        while !next_batch.is_empty() {
+            let batch = next_batch;
+            let keep = snapshot_out.is_some();
             let (values, following) = rayon::join(
                 || {
-                    terms[start..end]
+                    batch
                         .par_iter()
-                        .zip(spilled.par_iter())
-                        .map(|(&(_, s, id), (disk_postings, disk_positions))| {
-                            let shard = &shards[s];
-                            let list = postings_of(s, id);
-                            let in_memory = list.iter().map(|&i| {
-                                let p = &shard.postings[i as usize];
+                        .map(|term| {
+                            let mut all: Vec<(u32, &RawPosting, &[u32])> =
+                                Vec::with_capacity(in_memory_count(term.shard) + term.disk.len());
+                            if let Some((s, id)) = term.shard {
+                                let shard = &shards[s];
+                                all.extend(postings_of(s, id).iter().map(|&i| {
+                                    let p = &shard.postings[i as usize];
+                                    let start = p.pos_start as usize;
+                                    (
+                                        p.doc,
+                                        p,
+                                        &shard.positions[start..start + p.pos_len as usize],
+                                    )
+                                }));
+                            }
+                            all.extend(term.disk.iter().map(|p| {
                                 let start = p.pos_start as usize;
                                 (
                                     p.doc,
                                     p,
-                                    &shard.positions[start..start + p.pos_len as usize],
+                                    &term.disk_positions[start..start + p.pos_len as usize],
                                 )
-                            });
-                            let from_disk = disk_postings.iter().map(|p| {
-                                let start = p.pos_start as usize;
-                                (p.doc, p, &disk_positions[start..start + p.pos_len as usize])
-                            });
-                            // Which part of the list was spilled changes nothing: scoring
-                            // sorts by document.
-                            let df = list.len() + disk_postings.len();
-                            (df, term_value(scorer.score(df, in_memory.chain(from_disk))))
+                            }));
+                            // Where a posting came from (memory, spill, snapshot) changes
+                            // nothing: a number is in at most one of them, and scoring
+                            // sorts by number.
+                            all.sort_unstable_by_key(|p| p.0);
+                            let kept = keep.then(|| snapshot::encode_term(&term.term, &all));
+                            let df = all.len();
+                            (df, term_value(scorer.score(df, all.into_iter())), kept)
                         })
-                        .collect::<Vec<(usize, TermValue)>>()
+                        .collect::<Vec<(usize, TermValue, Option<Vec<u8>>)>>()
                 },
-                || read_batch(&terms, end, &mut runs),
+                || sources.read_batch(batch_limit, in_memory_count),
             );
-            next = following?;
-            for ((term, _, _), (df, value)) in terms[start..end].iter_mut().zip(values) {
+            next_batch = following?;
+            let mut kept_terms = Vec::new();
+            for (term, (df, value, kept)) in batch.into_iter().zip(values) {
                 let entry = packer.entry(df, value);
-                entries.push((std::mem::take(term), entry, df));
+                entries.push((term.term, entry, df));
+                kept_terms.extend(kept);
+            }
+            if let Some(snapshot_out) = &mut snapshot_out {
+                snapshot_out.put(kept_terms);
             }
             self.write_files(out, packer.take_closed())?;
-            start = end;
         }
+        drop(sources);
         packer.close_all();
         self.write_files(out, packer.take_closed())?;
-        drop(terms);
         drop(by_term);
         drop(shards);
         let shards = self.write_dictionary(out, entries)?;
@@ -1182,7 +1292,19 @@ impl Indexer {
             "ranges": ranges,
         });
         self.write_script(out, "manifest", &manifest.to_string())?;
-        Ok(format!("search/{}/manifest.js", self.key))
+        let mut warning = self.warning.into_inner().unwrap_or_else(|e| e.into_inner());
+        if let (Some(next), Some(postings)) = (next, snapshot_out)
+            && let Err(why) = next.commit(postings, &slots)
+        {
+            warning.get_or_insert(format!(
+                "search index snapshot not kept ({why}): the next build reads every document's terms again"
+            ));
+        }
+        Ok(Finished {
+            manifest: format!("search/{}/manifest.js", self.key),
+            reused,
+            warning,
+        })
     }
 
     /// Writes `(id, data)` scripts, in parallel: each is its own file.
@@ -1824,7 +1946,7 @@ mod tests {
     #[test]
     fn a_heavy_prefix_splits_into_sub_shards_the_root_lists() {
         let out = Output::memory();
-        let indexer = Indexer::new(&[], &[], &Config::default(), "", &[]);
+        let indexer = Indexer::new(&[], &[], &Config::default(), "", &[], &Cache::disabled());
         let key = indexer.key().to_owned();
         let mut entries: Vec<(String, String, usize)> = (0..3000)
             .map(|i| {
@@ -1890,7 +2012,7 @@ mod tests {
     #[test]
     fn a_group_of_many_leaves_gets_inner_nodes_so_no_list_grows_with_it() {
         let out = Output::memory();
-        let indexer = Indexer::new(&[], &[], &Config::default(), "", &[]);
+        let indexer = Indexer::new(&[], &[], &Config::default(), "", &[], &Cache::disabled());
         let key = indexer.key().to_owned();
         let terms = 200_000usize;
         let entries: Vec<(String, String, usize)> = (0..terms)

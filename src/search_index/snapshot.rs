@@ -1,0 +1,655 @@
+//! The search index's raw postings, kept in the incremental cache between builds in term
+//! order, so that a rebuild takes an unchanged document's terms from one sequential file
+//! instead of tokenizing, decoding or even looking the document up again.
+//!
+//! When one document of 50,000 changes, every term's idf and every impact may move, so the
+//! index is scored whole; but only the changed document's terms are new. A build writes, next
+//! to its index, every term's unscored postings (document number, field counts, positions),
+//! and for each number the *content key* of what was indexed under it, its lengths and its
+//! excerpt. The next build numbers its documents and records, and for each one whose content
+//! key the snapshot holds it *claims* the old number ([`Previous::claim`]): its lengths and
+//! excerpt come from the snapshot, its postings stay in the snapshot's file, and at finish
+//! they are streamed in term order, renumbered, beside the postings of what was tokenized
+//! ([`PostingsReader`]). A claimed number costs a hash-map lookup; an unclaimed one (a
+//! changed, removed or renumbered-away document) simply has its postings skipped.
+//!
+//! The content key hashes the fields that were tokenized (title and tags, body text, file
+//! name, agency name). A document's body text enters it as the text itself or, for a body the
+//! cache holds, as that body's [`BodyIdentity`], so an unchanged document is recognised
+//! without reading its body. Tokenizer changes come with a new leakpress version, which
+//! empties the cache.
+//!
+//! Files, in the cache folder's `search/`: `head` (below), `postings.<n>` and `excerpts.<n>`
+//! of generation `n`. A build reads generation `n` and writes `n + 1`, renames the new head
+//! into place when both files are complete, then deletes every other file: a killed build
+//! leaves the previous snapshot whole. Nothing is trusted unread: the head ends with its own
+//! SHA-256 and holds the length and SHA-256 of both files, checked before the snapshot is
+//! used; a mismatch is a warning and a build that tokenizes everything again.
+//!
+//! - `head`: [`HEAD_MAGIC`], the index format and position limit (u32 LE each), the
+//!   generation (u64), the number count (u32), each file's length (u64) and SHA-256, then per
+//!   number [`SLOT_BYTES`]: content key (16), whether it was indexed (1), title and body
+//!   length (u32 each), excerpt offset (u64) and byte length (u32); then the SHA-256 of all
+//!   before it. Integers are little-endian.
+//! - `postings.<n>`: blocks, each a u32 byte length and a zstd frame
+//!   ([`crate::spill::compress`]) of whole terms in byte order. Per term: its byte length
+//!   and bytes, the posting count, then per posting (by document number) the number's gap
+//!   from the one before, title tf, body tf, agency tf, the position count (one byte) and
+//!   the positions as gaps. Numbers are LEB128 varints.
+//! - `excerpts.<n>`: the excerpts' UTF-8 bytes, where the head says.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::{FORMAT_VERSION, MAX_POSITIONS, RawPosting, put_varint};
+use crate::document::BodyIdentity;
+
+/// What was indexed under a number: the first half of a SHA-256 of its fields.
+pub(super) type ContentKey = [u8; 16];
+
+/// The cache folder the snapshot lives in ([`crate::cache::Cache::side_dir`]).
+pub(super) const DIR: &str = "search";
+const HEAD_FILE: &str = "head";
+const HEAD_MAGIC: &[u8] = b"LPSS1\n";
+/// Bytes per number in the head.
+const SLOT_BYTES: usize = 16 + 1 + 4 + 4 + 8 + 4;
+/// Fixed head bytes before the slots.
+const HEAD_FIXED: usize = HEAD_MAGIC.len() + 4 + 4 + 8 + 4 + 2 * (8 + 32);
+/// Goes into every content key: bump when what a key stands for changes.
+const LAYOUT: &[u8] = b"leakpress search content v1";
+/// Raw bytes of terms per postings block: big enough to compress well, small enough that a
+/// reader holds one block, and that blocks compress in parallel.
+const BLOCK_BYTES: usize = 1 << 20;
+/// A number no build claimed.
+const UNCLAIMED: u32 = u32::MAX;
+
+/// How a document's body text enters its content key.
+#[derive(Clone, Copy)]
+pub(super) enum BodyText<'a> {
+    /// The text itself.
+    Text(&'a str),
+    /// The identity of the extracted body the text belongs to.
+    Extracted(&'a BodyIdentity),
+}
+
+/// The content key of a document whose fields are these.
+pub(super) fn document_key(
+    title: &str,
+    body: BodyText<'_>,
+    file_name: &str,
+    agency_name: &str,
+) -> ContentKey {
+    let (kind, body): (&[u8], &[u8]) = match body {
+        BodyText::Text(text) => (b"text", text.as_bytes()),
+        BodyText::Extracted(identity) => (b"extracted", identity),
+    };
+    digest([
+        LAYOUT,
+        b"document",
+        title.as_bytes(),
+        kind,
+        body,
+        file_name.as_bytes(),
+        agency_name.as_bytes(),
+    ])
+}
+
+/// The content key of a table record whose fields are these.
+pub(super) fn record_key(title: &str, text: &str, agency_name: &str) -> ContentKey {
+    digest([
+        LAYOUT,
+        b"record",
+        title.as_bytes(),
+        text.as_bytes(),
+        agency_name.as_bytes(),
+    ])
+}
+
+fn digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> ContentKey {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    let mut key = [0; 16];
+    key.copy_from_slice(&hasher.finalize()[..16]);
+    key
+}
+
+/// What the head keeps of one number.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Slot {
+    /// `None`: nothing was indexed under the number (its body could not be read).
+    pub(super) key: Option<ContentKey>,
+    pub(super) lengths: (u32, u32),
+    /// Where the excerpt lies in the excerpts file: offset and byte length.
+    pub(super) excerpt: (u64, u32),
+}
+
+/// The snapshot the previous build left, checked whole.
+pub(super) struct Previous {
+    generation: u64,
+    slots: Vec<Slot>,
+    /// Content key → its first old number; [`Previous::same_key`] chains the others.
+    by_key: HashMap<ContentKey, u32>,
+    same_key: Vec<u32>,
+    /// Old number → the new number that claimed it, or [`UNCLAIMED`].
+    claimed: Vec<AtomicU32>,
+    postings: PathBuf,
+    excerpts: File,
+}
+
+/// What a claimed number brings: its lengths and excerpt.
+pub(super) struct Claimed {
+    pub(super) lengths: (u32, u32),
+    pub(super) excerpt: String,
+}
+
+impl Previous {
+    /// Loads the snapshot in `dir`: `Ok(None)` when there is none, `Err` (why) when it is
+    /// damaged or unreadable, which the caller reports and builds without.
+    pub(super) fn load(dir: &Path) -> Result<Option<Previous>, String> {
+        let head = match std::fs::read(dir.join(HEAD_FILE)) {
+            Ok(head) => head,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(format!("its head is unreadable: {err}")),
+        };
+        let parsed = parse_head(&head).ok_or("its head is damaged")?;
+        let (generation, files, slots) = parsed;
+        let postings = dir.join(format!("postings.{generation}"));
+        let excerpts = dir.join(format!("excerpts.{generation}"));
+        let (a, b) = rayon::join(
+            || check_file(&postings, files[0]),
+            || check_file(&excerpts, files[1]),
+        );
+        a.and(b)?;
+        let excerpts = File::open(&excerpts).map_err(|err| err.to_string())?;
+        let mut by_key = HashMap::with_capacity(slots.len());
+        let mut same_key = vec![UNCLAIMED; slots.len()];
+        // Chained from the last so that a key's numbers are claimed lowest first.
+        for (number, slot) in slots.iter().enumerate().rev() {
+            if let Some(key) = slot.key
+                && let Some(next) = by_key.insert(key, number as u32)
+            {
+                same_key[number] = next;
+            }
+        }
+        Ok(Some(Previous {
+            generation,
+            claimed: (0..slots.len())
+                .map(|_| AtomicU32::new(UNCLAIMED))
+                .collect(),
+            slots,
+            by_key,
+            same_key,
+            postings,
+            excerpts,
+        }))
+    }
+
+    /// Gives the new number `number` an old number indexed under `key`, if one is left; its
+    /// postings then come from the snapshot. Returns its lengths and excerpt.
+    pub(super) fn claim(&self, key: &ContentKey, number: u32) -> Option<Claimed> {
+        let mut old = *self.by_key.get(key)?;
+        while old != UNCLAIMED {
+            let slot = &self.claimed[old as usize];
+            if slot
+                .compare_exchange(UNCLAIMED, number, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                let found = &self.slots[old as usize];
+                match self.excerpt(found.excerpt) {
+                    Ok(excerpt) => {
+                        return Some(Claimed {
+                            lengths: found.lengths,
+                            excerpt,
+                        });
+                    }
+                    Err(_) => {
+                        // Its postings are skipped and the document is tokenized instead.
+                        slot.store(UNCLAIMED, Ordering::Relaxed);
+                        return None;
+                    }
+                }
+            }
+            old = self.same_key[old as usize];
+        }
+        None
+    }
+
+    fn excerpt(&self, (offset, len): (u64, u32)) -> std::io::Result<String> {
+        let mut bytes = vec![0; len as usize];
+        crate::cache::read_exact_at(&self.excerpts, &mut bytes, offset)?;
+        String::from_utf8(bytes)
+            .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))
+    }
+
+    /// How many old numbers a new one claimed.
+    pub(super) fn claimed_count(&self) -> usize {
+        self.claimed
+            .iter()
+            .filter(|c| c.load(Ordering::Relaxed) != UNCLAIMED)
+            .count()
+    }
+
+    /// Streams the claimed postings, term by term.
+    pub(super) fn reader(&self) -> std::io::Result<PostingsReader<'_>> {
+        let mut reader = PostingsReader {
+            previous: self,
+            file: BufReader::with_capacity(256 << 10, File::open(&self.postings)?),
+            block: Vec::new(),
+            pos: 0,
+            head: None,
+        };
+        reader.next_head()?;
+        Ok(reader)
+    }
+}
+
+/// Reads the head; `None` when it does not parse whole or its checksum fails.
+#[allow(clippy::type_complexity)]
+fn parse_head(head: &[u8]) -> Option<(u64, [(u64, [u8; 32]); 2], Vec<Slot>)> {
+    let (body, sum) = head.split_at_checked(head.len().checked_sub(32)?)?;
+    if Sha256::digest(body)[..] != sum[..] {
+        return None;
+    }
+    let mut r = Fixed(body.strip_prefix(HEAD_MAGIC)?);
+    if r.u32()? != FORMAT_VERSION || r.u32()? as usize != MAX_POSITIONS {
+        return None;
+    }
+    let generation = r.u64()?;
+    let count = r.u32()? as usize;
+    let mut files = [(0, [0; 32]); 2];
+    for file in &mut files {
+        file.0 = r.u64()?;
+        file.1.copy_from_slice(r.take(32)?);
+    }
+    if r.0.len() != count.checked_mul(SLOT_BYTES)? {
+        return None;
+    }
+    let mut slots = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut key = [0; 16];
+        key.copy_from_slice(r.take(16)?);
+        let indexed = r.take(1)?[0] == 1;
+        slots.push(Slot {
+            key: indexed.then_some(key),
+            lengths: (r.u32()?, r.u32()?),
+            excerpt: (r.u64()?, r.u32()?),
+        });
+    }
+    Some((generation, files, slots))
+}
+
+/// Fixed-width little-endian fields from the front of a byte slice.
+struct Fixed<'a>(&'a [u8]);
+
+impl<'a> Fixed<'a> {
+    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
+        let (taken, rest) = self.0.split_at_checked(len)?;
+        self.0 = rest;
+        Some(taken)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
+/// Checks a file's length and SHA-256 against what the head says.
+fn check_file(path: &Path, (len, sum): (u64, [u8; 32])) -> Result<(), String> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let mut file = File::open(path).map_err(|err| format!("{name} is unreadable: {err}"))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 1 << 20];
+    let mut seen = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|err| format!("{name} is unreadable: {err}"))?;
+        if n == 0 {
+            break;
+        }
+        seen += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    if seen != len || hasher.finalize()[..] != sum[..] {
+        return Err(format!("{name} does not match its checksum"));
+    }
+    Ok(())
+}
+
+/// The previous build's postings, term by term in byte order, renumbered: a posting whose
+/// old number nobody claimed is skipped.
+pub(super) struct PostingsReader<'p> {
+    previous: &'p Previous,
+    file: BufReader<File>,
+    block: Vec<u8>,
+    pos: usize,
+    /// The next term, or `None` at the end.
+    head: Option<String>,
+}
+
+fn damaged() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        "search index snapshot damaged",
+    )
+}
+
+impl PostingsReader<'_> {
+    /// The next term, if any.
+    pub(super) fn head(&self) -> Option<&str> {
+        self.head.as_deref()
+    }
+
+    fn next_head(&mut self) -> std::io::Result<()> {
+        if self.pos == self.block.len() {
+            let mut len = [0u8; 4];
+            match self.file.read_exact(&mut len) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    self.head = None;
+                    return Ok(());
+                }
+                Err(err) => return Err(err),
+            }
+            let mut frame = vec![0; u32::from_le_bytes(len) as usize];
+            self.file.read_exact(&mut frame)?;
+            self.block = crate::spill::decompress(&frame)?;
+            self.pos = 0;
+        }
+        let len = self.varint()? as usize;
+        let bytes = self
+            .block
+            .get(self.pos..self.pos + len)
+            .ok_or_else(damaged)?;
+        self.head = Some(String::from_utf8(bytes.to_vec()).map_err(|_| damaged())?);
+        self.pos += len;
+        Ok(())
+    }
+
+    fn byte(&mut self) -> std::io::Result<u8> {
+        let byte = *self.block.get(self.pos).ok_or_else(damaged)?;
+        self.pos += 1;
+        Ok(byte)
+    }
+
+    fn varint(&mut self) -> std::io::Result<u32> {
+        super::read_varint(|| self.byte(), damaged)
+    }
+
+    /// Appends the head term's claimed postings, under their new numbers (positions into
+    /// `positions`), then moves to the next term. Returns the term.
+    pub(super) fn take(
+        &mut self,
+        postings: &mut Vec<RawPosting>,
+        positions: &mut Vec<u32>,
+    ) -> std::io::Result<String> {
+        let term = self.head.take().ok_or_else(damaged)?;
+        let count = self.varint()?;
+        let mut old = 0u32;
+        for _ in 0..count {
+            old = old.wrapping_add(self.varint()?);
+            let title_tf = u16::try_from(self.varint()?).map_err(|_| damaged())?;
+            let body_tf = self.varint()?;
+            let agency_tf = u16::try_from(self.varint()?).map_err(|_| damaged())?;
+            let pos_len = self.byte()?;
+            if pos_len as usize > MAX_POSITIONS {
+                return Err(damaged());
+            }
+            let new = self
+                .previous
+                .claimed
+                .get(old as usize)
+                .ok_or_else(damaged)?
+                .load(Ordering::Relaxed);
+            let pos_start = positions.len() as u32;
+            let mut last = 0u32;
+            for _ in 0..pos_len {
+                last = last.wrapping_add(self.varint()?);
+                positions.push(last);
+            }
+            if new == UNCLAIMED {
+                positions.truncate(pos_start as usize);
+                continue;
+            }
+            postings.push(RawPosting {
+                term: 0,
+                doc: new,
+                title_tf,
+                body_tf,
+                agency_tf,
+                pos_start,
+                pos_len,
+            });
+        }
+        self.next_head()?;
+        Ok(term)
+    }
+}
+
+/// One term's postings for the next snapshot, `postings` sorted by number.
+pub(super) fn encode_term(term: &str, postings: &[(u32, &RawPosting, &[u32])]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(term.len() + 4 + postings.len() * 8);
+    put_varint(&mut out, term.len() as u32);
+    out.extend_from_slice(term.as_bytes());
+    put_varint(&mut out, postings.len() as u32);
+    let mut last_doc = 0u32;
+    for &(doc, p, positions) in postings {
+        put_varint(&mut out, doc.wrapping_sub(last_doc));
+        last_doc = doc;
+        put_varint(&mut out, p.title_tf.into());
+        put_varint(&mut out, p.body_tf);
+        put_varint(&mut out, p.agency_tf.into());
+        out.push(positions.len() as u8);
+        let mut last = 0u32;
+        for &pos in positions {
+            put_varint(&mut out, pos.wrapping_sub(last));
+            last = pos;
+        }
+    }
+    out
+}
+
+/// The snapshot this build writes, as it goes: excerpts as documents arrive, postings at
+/// finish, the head last.
+pub(super) struct Next {
+    dir: PathBuf,
+    generation: u64,
+    excerpts: Mutex<Appender>,
+}
+
+/// A file written front to back, with its length and checksum so far; the first error stops
+/// it.
+struct Appender {
+    file: Option<BufWriter<File>>,
+    len: u64,
+    hasher: Sha256,
+    error: Option<String>,
+}
+
+impl Appender {
+    fn create(path: &Path) -> Appender {
+        let (file, error) = match File::create(path) {
+            Ok(file) => (Some(BufWriter::with_capacity(256 << 10, file)), None),
+            Err(err) => (None, Some(err.to_string())),
+        };
+        Appender {
+            file,
+            len: 0,
+            hasher: Sha256::new(),
+            error,
+        }
+    }
+
+    /// Appends `bytes`; returns where they start, or `None` once the file has failed.
+    fn put(&mut self, bytes: &[u8]) -> Option<u64> {
+        let file = self.file.as_mut()?;
+        if let Err(err) = file.write_all(bytes) {
+            self.error = Some(err.to_string());
+            self.file = None;
+            return None;
+        }
+        self.hasher.update(bytes);
+        let at = self.len;
+        self.len += bytes.len() as u64;
+        Some(at)
+    }
+
+    /// Flushes; returns the length and checksum, or why the file is incomplete.
+    fn close(mut self) -> Result<(u64, [u8; 32]), String> {
+        if let Some(err) = self.error.take() {
+            return Err(err);
+        }
+        let mut file = self.file.take().ok_or("not written")?;
+        file.flush().map_err(|err| err.to_string())?;
+        Ok((self.len, self.hasher.finalize().into()))
+    }
+}
+
+/// The next snapshot's postings file, written a batch of terms at a time.
+pub(super) struct PostingsWriter {
+    file: Appender,
+    /// Terms not yet in a block.
+    pending: Vec<u8>,
+}
+
+impl Next {
+    /// Starts the generation after `previous` in `dir`.
+    pub(super) fn create(dir: &Path, previous: Option<&Previous>) -> Next {
+        let generation = previous.map_or(0, |p| p.generation + 1);
+        Next {
+            dir: dir.to_path_buf(),
+            generation,
+            excerpts: Mutex::new(Appender::create(
+                &dir.join(format!("excerpts.{generation}")),
+            )),
+        }
+    }
+
+    /// Appends an excerpt; returns where it lies, or `None` once the file has failed.
+    pub(super) fn put_excerpt(&self, excerpt: &str) -> Option<(u64, u32)> {
+        let mut excerpts = self.excerpts.lock().unwrap_or_else(|e| e.into_inner());
+        excerpts
+            .put(excerpt.as_bytes())
+            .map(|at| (at, excerpt.len() as u32))
+    }
+
+    pub(super) fn postings(&self) -> PostingsWriter {
+        PostingsWriter {
+            file: Appender::create(&self.dir.join(format!("postings.{}", self.generation))),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Completes the snapshot: the head names both files, and every other file in the folder
+    /// goes. `Err` (why) leaves the folder without a usable snapshot but never a wrong one.
+    pub(super) fn commit(self, postings: PostingsWriter, slots: &[Slot]) -> Result<(), String> {
+        let postings = postings.close()?;
+        let excerpts = self
+            .excerpts
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .close()?;
+        let mut head = Vec::with_capacity(HEAD_FIXED + slots.len() * SLOT_BYTES + 32);
+        head.extend_from_slice(HEAD_MAGIC);
+        head.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        head.extend_from_slice(&(MAX_POSITIONS as u32).to_le_bytes());
+        head.extend_from_slice(&self.generation.to_le_bytes());
+        head.extend_from_slice(&(slots.len() as u32).to_le_bytes());
+        for (len, sum) in [postings, excerpts] {
+            head.extend_from_slice(&len.to_le_bytes());
+            head.extend_from_slice(&sum);
+        }
+        for slot in slots {
+            head.extend_from_slice(&slot.key.unwrap_or_default());
+            head.push(u8::from(slot.key.is_some()));
+            head.extend_from_slice(&slot.lengths.0.to_le_bytes());
+            head.extend_from_slice(&slot.lengths.1.to_le_bytes());
+            head.extend_from_slice(&slot.excerpt.0.to_le_bytes());
+            head.extend_from_slice(&slot.excerpt.1.to_le_bytes());
+        }
+        let sum = Sha256::digest(&head);
+        head.extend_from_slice(&sum);
+        let tmp = self.dir.join("head.tmp");
+        std::fs::write(&tmp, &head).map_err(|err| err.to_string())?;
+        std::fs::rename(&tmp, self.dir.join(HEAD_FILE)).map_err(|err| err.to_string())?;
+        let keep = [
+            HEAD_FILE.to_owned(),
+            format!("postings.{}", self.generation),
+            format!("excerpts.{}", self.generation),
+        ];
+        remove_all_but(&self.dir, &keep);
+        Ok(())
+    }
+}
+
+/// Best effort: a leftover file costs disk, never correctness, and the next commit retries.
+fn remove_all_but(dir: &Path, keep: &[String]) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !keep.iter().any(|k| name.as_os_str() == k.as_str()) {
+            std::fs::remove_file(entry.path()).ok();
+        }
+    }
+}
+
+impl PostingsWriter {
+    /// Appends terms (each from [`encode_term`]), in term order; compresses full blocks in
+    /// parallel.
+    pub(super) fn put(&mut self, terms: Vec<Vec<u8>>) {
+        if self.file.file.is_none() {
+            return;
+        }
+        let mut blocks: Vec<Vec<u8>> = Vec::new();
+        for term in terms {
+            self.pending.extend_from_slice(&term);
+            if self.pending.len() >= BLOCK_BYTES {
+                blocks.push(std::mem::take(&mut self.pending));
+            }
+        }
+        self.write_blocks(blocks);
+    }
+
+    fn write_blocks(&mut self, blocks: Vec<Vec<u8>>) {
+        let frames: Vec<std::io::Result<Vec<u8>>> = blocks
+            .par_iter()
+            .map(|block| crate::spill::compress(block))
+            .collect();
+        for frame in frames {
+            match frame {
+                Ok(frame) => {
+                    self.file.put(&(frame.len() as u32).to_le_bytes());
+                    self.file.put(&frame);
+                }
+                Err(err) => {
+                    self.file.error.get_or_insert(err.to_string());
+                    self.file.file = None;
+                }
+            }
+        }
+    }
+
+    fn close(mut self) -> Result<(u64, [u8; 32]), String> {
+        if !self.pending.is_empty() {
+            let last = std::mem::take(&mut self.pending);
+            self.write_blocks(vec![last]);
+        }
+        self.file.close()
+    }
+}
