@@ -538,9 +538,19 @@ impl Sources<'_> {
                 }
             }
             if take_theirs && let Some(previous) = &mut self.previous {
-                let text = previous.take(&mut term.disk, &mut term.disk_positions)?;
-                if !take_ours {
-                    term.term = text;
+                let theirs = previous.take()?;
+                if take_ours {
+                    let offset = term.disk_positions.len() as u32;
+                    term.disk_positions.extend_from_slice(&theirs.positions);
+                    term.disk
+                        .extend(theirs.postings.into_iter().map(|p| RawPosting {
+                            pos_start: p.pos_start + offset,
+                            ..p
+                        }));
+                } else {
+                    term.term = theirs.term;
+                    term.disk = theirs.postings;
+                    term.disk_positions = theirs.positions;
                 }
             }
             let count = in_memory(term.shard) + term.disk.len();
@@ -1253,7 +1263,7 @@ impl Indexer {
         kinds.dedup();
         let mut years: Vec<i32> = docs
             .iter()
-            .filter_map(|d| d.date.map(|x| x.view().year))
+            .filter_map(|d| d.date.map(|x| x.year()))
             .collect();
         years.sort_unstable_by(|a, b| b.cmp(a));
         years.dedup();
@@ -1264,7 +1274,7 @@ impl Indexer {
             let doc = &docs[id];
             let year = doc
                 .date
-                .and_then(|d| years.iter().position(|&y| y == d.view().year))
+                .and_then(|d| years.iter().position(|&y| y == d.year()))
                 .map_or(-1, |i| i as i64);
             (number, [agency_of(doc.agency()), kind_of(doc.kind), year])
         });
@@ -1681,7 +1691,7 @@ fn terms_object(entries: &[DictEntry]) -> String {
 
 /// The sort key that numbers documents: agency, kind, year (undated last), then path order.
 fn facet_key(doc: &Document) -> (&str, &str, i64, usize) {
-    let year = doc.date.map_or(i64::MAX, |d| -(d.view().year as i64));
+    let year = doc.date.map_or(i64::MAX, |d| -(d.year() as i64));
     (doc.agency(), doc.kind, year, doc.id)
 }
 

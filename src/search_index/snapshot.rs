@@ -38,7 +38,7 @@
 //!   the positions as gaps. Numbers are LEB128 varints.
 //! - `excerpts.<n>`: the excerpts' UTF-8 bytes, where the head says.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -244,11 +244,10 @@ impl Previous {
         let mut reader = PostingsReader {
             previous: self,
             file: BufReader::with_capacity(256 << 10, File::open(&self.postings)?),
-            block: Vec::new(),
-            pos: 0,
-            head: None,
+            ready: VecDeque::new(),
+            done: false,
         };
-        reader.next_head()?;
+        reader.fill()?;
         Ok(reader)
     }
 }
@@ -331,15 +330,25 @@ fn check_file(path: &Path, (len, sum): (u64, [u8; 32])) -> Result<(), String> {
 }
 
 /// The previous build's postings, term by term in byte order, renumbered: a posting whose
-/// old number nobody claimed is skipped.
+/// old number nobody claimed is skipped, and so is a term left without postings.
 pub(super) struct PostingsReader<'p> {
     previous: &'p Previous,
     file: BufReader<File>,
-    block: Vec<u8>,
-    pos: usize,
-    /// The next term, or `None` at the end.
-    head: Option<String>,
+    /// Terms decoded and not yet taken, in order.
+    ready: VecDeque<TermPostings>,
+    /// Whether the file is read to its end.
+    done: bool,
 }
+
+/// One term's postings from the snapshot: `postings` index `positions` by `pos_start`.
+pub(super) struct TermPostings {
+    pub(super) term: String,
+    pub(super) postings: Vec<RawPosting>,
+    pub(super) positions: Vec<u32>,
+}
+
+/// Blocks decoded at once, in parallel: reading is serial, decoding is most of the work.
+const BLOCKS_AT_ONCE: usize = 4;
 
 fn damaged() -> std::io::Error {
     std::io::Error::new(
@@ -351,79 +360,84 @@ fn damaged() -> std::io::Error {
 impl PostingsReader<'_> {
     /// The next term, if any.
     pub(super) fn head(&self) -> Option<&str> {
-        self.head.as_deref()
+        self.ready.front().map(|t| t.term.as_str())
     }
 
-    fn next_head(&mut self) -> std::io::Result<()> {
-        if self.pos == self.block.len() {
-            let mut len = [0u8; 4];
-            match self.file.read_exact(&mut len) {
-                Ok(()) => {}
-                Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    self.head = None;
-                    return Ok(());
+    /// Takes the next term with its postings.
+    pub(super) fn take(&mut self) -> std::io::Result<TermPostings> {
+        let term = self.ready.pop_front().ok_or_else(damaged)?;
+        self.fill()?;
+        Ok(term)
+    }
+
+    /// Decodes blocks until a term is ready or the file ends.
+    fn fill(&mut self) -> std::io::Result<()> {
+        while self.ready.is_empty() && !self.done {
+            let mut frames = Vec::with_capacity(BLOCKS_AT_ONCE);
+            while frames.len() < BLOCKS_AT_ONCE {
+                let mut len = [0u8; 4];
+                match self.file.read_exact(&mut len) {
+                    Ok(()) => {}
+                    Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        self.done = true;
+                        break;
+                    }
+                    Err(err) => return Err(err),
                 }
-                Err(err) => return Err(err),
+                let mut frame = vec![0; u32::from_le_bytes(len) as usize];
+                self.file.read_exact(&mut frame)?;
+                frames.push(frame);
             }
-            let mut frame = vec![0; u32::from_le_bytes(len) as usize];
-            self.file.read_exact(&mut frame)?;
-            self.block = crate::spill::decompress(&frame)?;
-            self.pos = 0;
+            let claimed = &self.previous.claimed;
+            let blocks: Vec<std::io::Result<Vec<TermPostings>>> = frames
+                .par_iter()
+                .map(|frame| decode_block(&crate::spill::decompress(frame)?, claimed))
+                .collect();
+            for block in blocks {
+                self.ready.extend(block?);
+            }
         }
-        let len = self.varint()? as usize;
-        let bytes = self
-            .block
-            .get(self.pos..self.pos + len)
-            .ok_or_else(damaged)?;
-        self.head = Some(String::from_utf8(bytes.to_vec()).map_err(|_| damaged())?);
-        self.pos += len;
         Ok(())
     }
+}
 
-    fn byte(&mut self) -> std::io::Result<u8> {
-        let byte = *self.block.get(self.pos).ok_or_else(damaged)?;
-        self.pos += 1;
-        Ok(byte)
-    }
-
-    fn varint(&mut self) -> std::io::Result<u32> {
-        super::read_varint(|| self.byte(), damaged)
-    }
-
-    /// Appends the head term's claimed postings, under their new numbers (positions into
-    /// `positions`), then moves to the next term. Returns the term.
-    pub(super) fn take(
-        &mut self,
-        postings: &mut Vec<RawPosting>,
-        positions: &mut Vec<u32>,
-    ) -> std::io::Result<String> {
-        let term = self.head.take().ok_or_else(damaged)?;
-        let count = self.varint()?;
+/// The terms of one block, renumbered by `claimed`.
+fn decode_block(bytes: &[u8], claimed: &[AtomicU32]) -> std::io::Result<Vec<TermPostings>> {
+    let mut r = Cursor { bytes, pos: 0 };
+    let mut terms = Vec::new();
+    while r.pos < bytes.len() {
+        let len = r.varint()? as usize;
+        let text = bytes.get(r.pos..r.pos + len).ok_or_else(damaged)?;
+        r.pos += len;
+        let term = String::from_utf8(text.to_vec()).map_err(|_| damaged())?;
+        let count = r.varint()? as usize;
+        let mut postings = Vec::with_capacity(count);
+        let mut positions = Vec::new();
         let mut old = 0u32;
         for _ in 0..count {
-            old = old.wrapping_add(self.varint()?);
-            let title_tf = u16::try_from(self.varint()?).map_err(|_| damaged())?;
-            let body_tf = self.varint()?;
-            let agency_tf = u16::try_from(self.varint()?).map_err(|_| damaged())?;
-            let pos_len = self.byte()?;
+            old = old.wrapping_add(r.varint()?);
+            let title_tf = u16::try_from(r.varint()?).map_err(|_| damaged())?;
+            let body_tf = r.varint()?;
+            let agency_tf = u16::try_from(r.varint()?).map_err(|_| damaged())?;
+            let pos_len = r.byte()?;
             if pos_len as usize > MAX_POSITIONS {
                 return Err(damaged());
             }
-            let new = self
-                .previous
-                .claimed
+            let new = claimed
                 .get(old as usize)
                 .ok_or_else(damaged)?
                 .load(Ordering::Relaxed);
+            if new == UNCLAIMED {
+                for _ in 0..pos_len {
+                    r.varint()?;
+                }
+                continue;
+            }
             let pos_start = positions.len() as u32;
             let mut last = 0u32;
             for _ in 0..pos_len {
-                last = last.wrapping_add(self.varint()?);
+                last = last.wrapping_add(r.varint()?);
                 positions.push(last);
-            }
-            if new == UNCLAIMED {
-                positions.truncate(pos_start as usize);
-                continue;
             }
             postings.push(RawPosting {
                 term: 0,
@@ -435,8 +449,40 @@ impl PostingsReader<'_> {
                 pos_len,
             });
         }
-        self.next_head()?;
-        Ok(term)
+        if !postings.is_empty() {
+            terms.push(TermPostings {
+                term,
+                postings,
+                positions,
+            });
+        }
+    }
+    Ok(terms)
+}
+
+/// Reads a decompressed block front to back.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn byte(&mut self) -> std::io::Result<u8> {
+        let byte = *self.bytes.get(self.pos).ok_or_else(damaged)?;
+        self.pos += 1;
+        Ok(byte)
+    }
+
+    #[inline]
+    fn varint(&mut self) -> std::io::Result<u32> {
+        // Most counts and gaps fit one byte.
+        if let Some(&byte) = self.bytes.get(self.pos)
+            && byte < 0x80
+        {
+            self.pos += 1;
+            return Ok(byte.into());
+        }
+        super::read_varint(|| self.byte(), damaged)
     }
 }
 
