@@ -294,6 +294,23 @@ impl Cache {
 
     /// [`Cache::get`], and where the entry lies, for [`Cache::read`].
     fn fetch(&self, namespace: &str, key: &str) -> Option<(Vec<u8>, EntryRef)> {
+        self.fetch_with(namespace, key, |frame| crate::spill::decompress(frame).ok())
+    }
+
+    /// Where the entry under `namespace`/`key` lies, for a later [`Cache::read`], if it is
+    /// present and intact: its checksum is verified now, but it is not decompressed.
+    pub fn check(&self, namespace: &str, key: &str) -> Option<EntryRef> {
+        self.fetch_with(namespace, key, |_| Some(()))
+            .map(|((), at)| at)
+    }
+
+    /// Finds and verifies a record, then makes `take` of its stored frame.
+    fn fetch_with<T>(
+        &self,
+        namespace: &str,
+        key: &str,
+        take: impl FnOnce(&[u8]) -> Option<T>,
+    ) -> Option<(T, EntryRef)> {
         let store = self.store.as_ref()?;
         let digest = key_digest(namespace, key);
         let written = lock(&store.new).entries.get(&digest).copied();
@@ -307,10 +324,10 @@ impl Cache {
                 }
             },
         };
-        let payload = store.read_record(at).ok().and_then(|record| {
-            let frame = verify(&record, Some(&digest))?;
-            crate::spill::decompress(frame).ok()
-        });
+        let payload = store
+            .read_record(at)
+            .ok()
+            .and_then(|record| take(verify(&record, Some(&digest))?));
         match payload {
             Some(payload) => {
                 self.counters.hits.fetch_add(1, Ordering::Relaxed);
@@ -685,8 +702,11 @@ fn verify<'r>(record: &'r [u8], digest: Option<&KeyDigest>) -> Option<&'r [u8]> 
         .then_some(frame)
 }
 
-/// Namespace of extraction results.
+/// Namespace of extracted bodies ([`encode_body`]).
 pub const EXTRACT: &str = "extract";
+/// Namespace of extraction results without their bodies ([`encode_outcome`]): a rebuild
+/// reads these for every unchanged file, and bodies only for the pages it renders.
+pub const EXTRACT_META: &str = "extract-meta";
 
 /// How the build's own code is identified in the cache's fingerprint: the version, and the
 /// running executable's size and modification time, so a rebuilt binary (a development build,
@@ -706,10 +726,9 @@ pub fn code_identity() -> String {
     format!("leakpress {} ({exe})", env!("CARGO_PKG_VERSION"))
 }
 
-/// The cached form of one file's extraction: a JSON line with the metadata, then the body
-/// as [`crate::document::Body::encode`] lays it out (lengths, then bytes: the HTML, the text,
-/// the derived files). The body stays out of the JSON so that escaping it costs nothing, and
-/// so that [`body_of`] can take it back for the page without decoding the rest.
+/// The cached form of one file's extraction without its body, as JSON: the metadata, and
+/// what the document needs of its body before the page renders (the start of the text, for
+/// a document without a summary, and whether derived files come with it).
 #[derive(Serialize, serde::Deserialize)]
 struct ExtractEntry {
     kind: String,
@@ -723,9 +742,22 @@ struct ExtractEntry {
     facts: Vec<(String, String)>,
     warnings: Vec<String>,
     mail_ids: Option<(Option<String>, Vec<String>, Vec<String>)>,
+    text_start: String,
+    derived: bool,
 }
 
-/// Encodes an extraction result for [`Cache::put`].
+/// An extraction result read back without its body: the body's fields are empty.
+pub struct CachedOutcome {
+    /// The result, its body fields empty.
+    pub outcome: crate::extract::Outcome,
+    /// The text's first [`crate::SUMMARY_CHARS`] characters, as [`crate::document::excerpt`]
+    /// cut them.
+    pub text_start: String,
+    /// Whether the body carries derived files.
+    pub derived: bool,
+}
+
+/// Encodes an extraction result's metadata for [`Cache::put`] under [`EXTRACT_META`].
 pub fn encode_outcome(outcome: &crate::extract::Outcome) -> Vec<u8> {
     let x = &outcome.extracted;
     let entry = ExtractEntry {
@@ -748,20 +780,25 @@ pub fn encode_outcome(outcome: &crate::extract::Outcome) -> Vec<u8> {
                 m.in_mailbox.clone(),
             )
         }),
+        text_start: crate::document::excerpt(&x.text, crate::SUMMARY_CHARS),
+        derived: !x.derived.is_empty(),
     };
-    let mut bytes = serde_json::to_vec(&entry).expect("plain data always encodes");
-    bytes.push(b'\n');
+    serde_json::to_vec(&entry).expect("plain data always encodes")
+}
+
+/// Encodes an extraction result's body for [`Cache::put`] under [`EXTRACT`], as
+/// [`crate::document::Body::encode_parts`] lays it out (lengths, then bytes: the HTML, the
+/// text, the derived files).
+pub fn encode_body(outcome: &crate::extract::Outcome) -> Vec<u8> {
+    let x = &outcome.extracted;
+    let mut bytes = Vec::new();
     crate::document::Body::encode_parts(&x.body_html, &x.text, &x.derived, &mut bytes);
     bytes
 }
 
-/// The body of what [`encode_outcome`] wrote, without decoding its metadata.
+/// The body [`encode_body`] wrote.
 pub fn body_of(bytes: &[u8]) -> std::io::Result<crate::document::Body> {
-    let split = bytes
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no metadata"))?;
-    crate::document::Body::decode(&bytes[split + 1..])
+    crate::document::Body::decode(bytes)
 }
 
 /// Decodes what [`encode_outcome`] wrote; `None` if it does not fit (a damaged or foreign
@@ -769,15 +806,13 @@ pub fn body_of(bytes: &[u8]) -> std::io::Result<crate::document::Body> {
 pub fn decode_outcome(
     bytes: &[u8],
     extractors: &[Box<dyn crate::extract::Extractor>],
-) -> Option<crate::extract::Outcome> {
+) -> Option<CachedOutcome> {
     use crate::extract::{Extracted, MailIds, Metadata, Outcome};
-    let split = bytes.iter().position(|&b| b == b'\n')?;
-    let entry: ExtractEntry = serde_json::from_slice(&bytes[..split]).ok()?;
+    let entry: ExtractEntry = serde_json::from_slice(bytes).ok()?;
     let kind = extractors
         .iter()
         .map(|e| e.name())
         .find(|name| *name == entry.kind)?;
-    let body = crate::document::Body::decode(&bytes[split + 1..]).ok()?;
     let date = match entry.date {
         Some((secs, nanos, has_time)) => Some(crate::dates::DocDate {
             datetime: chrono::DateTime::from_timestamp(secs, nanos)?.naive_utc(),
@@ -785,7 +820,7 @@ pub fn decode_outcome(
         }),
         None => None,
     };
-    Some(Outcome {
+    let outcome = Outcome {
         kind,
         extracted: Extracted {
             meta: Metadata {
@@ -796,10 +831,10 @@ pub fn decode_outcome(
                 slug: entry.slug,
                 extra: entry.extra,
             },
-            body_html: body.html,
-            text: body.text,
+            body_html: String::new(),
+            text: String::new(),
             facts: entry.facts,
-            derived: body.derived,
+            derived: Vec::new(),
             warnings: entry.warnings,
             mail_ids: entry
                 .mail_ids
@@ -810,6 +845,11 @@ pub fn decode_outcome(
                 }),
             transient: false,
         },
+    };
+    Some(CachedOutcome {
+        outcome,
+        text_start: entry.text_start,
+        derived: entry.derived,
     })
 }
 
@@ -1178,12 +1218,18 @@ mod tests {
         };
         let bytes = encode_outcome(&outcome);
         let back = decode_outcome(&bytes, &extractors).expect("decodes");
-        let body = body_of(&bytes).expect("the body alone decodes");
+        let body = body_of(&encode_body(&outcome)).expect("the body decodes");
         assert_eq!(
             (body.html.as_str(), body.text.as_str(), body.derived.len()),
             ("<p>body</p>", "body", 2)
         );
-        assert_eq!(format!("{back:?}"), format!("{outcome:?}"));
+        assert_eq!((back.text_start.as_str(), back.derived), ("body", true));
+        // The metadata comes back whole, the body's fields empty.
+        let mut expected = outcome;
+        expected.extracted.body_html.clear();
+        expected.extracted.text.clear();
+        expected.extracted.derived.clear();
+        assert_eq!(format!("{:?}", back.outcome), format!("{expected:?}"));
         assert!(decode_outcome(&bytes[..bytes.len() - 1], &extractors).is_none());
         assert!(decode_outcome(&[bytes.as_slice(), b"x"].concat(), &extractors).is_none());
     }

@@ -49,6 +49,8 @@ use extract::{ExtractContext, Extractor, Metadata};
 
 /// Sitemaps hold at most this many URLs each (the protocol's limit).
 const SITEMAP_LIMIT: usize = 50_000;
+/// Characters of text that stand in for a document without a summary of its own.
+pub const SUMMARY_CHARS: usize = 240;
 
 /// Calls `progress` as documents finish; the CLI turns this into a progress bar.
 pub type Progress<'a> = &'a (dyn Fn(ProgressEvent) + Sync);
@@ -108,10 +110,10 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
             // compressing each body twice).
             let parked = match cached {
                 _ if doc.kind == "table" => Parked::Held(body),
-                Some((entry, identity)) => Parked::Cached {
-                    entry,
-                    identity,
-                    derived: !body.derived.is_empty(),
+                Some(stored) => Parked::Cached {
+                    entry: stored.entry,
+                    identity: stored.identity,
+                    derived: stored.derived,
                 },
                 None => Parked::Spilled(spill.put(&body)?),
             };
@@ -384,7 +386,7 @@ fn extract_one(
     config: &Config,
     extractors: &[Box<dyn Extractor>],
     cache: &Cache,
-) -> (Document, Body, Option<(cache::EntryRef, BodyIdentity)>) {
+) -> (Document, Body, Option<StoredBody>) {
     let mut warnings = Vec::new();
     let (bytes, sha256) = match read_source(&source) {
         Ok(read) => read,
@@ -437,9 +439,17 @@ fn extract_one(
             fallback
         }
     };
-    let summary = meta
-        .summary
-        .unwrap_or_else(|| excerpt(&extracted.text, 240));
+    let summary = match (meta.summary, &cached) {
+        (Some(summary), _) => summary,
+        (
+            None,
+            Some(StoredBody {
+                text_start: Some(start),
+                ..
+            }),
+        ) => start.clone(),
+        (None, _) => excerpt(&extracted.text, SUMMARY_CHARS),
+    };
     let doc = Document {
         id,
         source,
@@ -469,16 +479,29 @@ fn extract_one(
     (doc, body, cached)
 }
 
+/// Where an extraction's body lies in the cache, and what the document needs of it before
+/// its page renders.
+struct StoredBody {
+    entry: cache::EntryRef,
+    identity: BodyIdentity,
+    /// Whether the body carries derived files.
+    derived: bool,
+    /// For a result read back without its body: the text's start, the summary of a document
+    /// without one.
+    text_start: Option<String>,
+}
+
 /// [`extract::run`], or its stored result when the same file (path, bytes and sidecar) was
-/// extracted by an earlier build with the same code and configuration; and where the result
-/// lies in the cache with its key, the body's [`BodyIdentity`], if it does.
+/// extracted by an earlier build with the same code and configuration; and where the body
+/// lies in the cache, if it does. A stored result comes back without its body (checked, not
+/// decompressed), except a table's, which the table pass reads now.
 fn cached_extract(
     extractors: &[Box<dyn Extractor>],
     ctx: &ExtractContext<'_>,
     sha256: &str,
     cache: &Cache,
     warnings: &mut Vec<String>,
-) -> (extract::Outcome, Option<(cache::EntryRef, BodyIdentity)>) {
+) -> (extract::Outcome, Option<StoredBody>) {
     // An unread file has no content hash to key on.
     if !cache.is_enabled() || sha256.is_empty() {
         return (extract::run(extractors, ctx), None);
@@ -492,17 +515,57 @@ fn cached_extract(
         sidecar.as_bytes(),
     ]);
     let identity = output::digest_of_hex(&key).expect("cache keys are SHA-256 in hex");
-    if let Some((outcome, entry)) = cache.get_decoded_at(cache::EXTRACT, &key, |bytes| {
+    if let Some(cached) = cache.get_decoded(cache::EXTRACT_META, &key, |bytes| {
         cache::decode_outcome(bytes, extractors)
     }) {
-        return (outcome, Some((entry, identity)));
+        let derived = cached.derived;
+        if cached.outcome.kind != "table" {
+            if let Some(entry) = cache.check(cache::EXTRACT, &key) {
+                let stored = StoredBody {
+                    entry,
+                    identity,
+                    derived,
+                    text_start: Some(cached.text_start),
+                };
+                return (cached.outcome, Some(stored));
+            }
+        } else if let Some((body, entry)) =
+            cache.get_decoded_at(cache::EXTRACT, &key, |bytes| cache::body_of(bytes).ok())
+        {
+            let mut outcome = cached.outcome;
+            outcome.extracted.body_html = body.html;
+            outcome.extracted.text = body.text;
+            outcome.extracted.derived = body.derived;
+            let stored = StoredBody {
+                entry,
+                identity,
+                derived,
+                text_start: None,
+            };
+            return (outcome, Some(stored));
+        }
     }
     let outcome = extract::run(extractors, ctx);
     if outcome.extracted.transient {
         return (outcome, None);
     }
-    match cache.put(cache::EXTRACT, &key, &cache::encode_outcome(&outcome)) {
-        Ok(entry) => (outcome, entry.map(|entry| (entry, identity))),
+    let stored = cache
+        .put(cache::EXTRACT, &key, &cache::encode_body(&outcome))
+        .and_then(|entry| {
+            cache.put(cache::EXTRACT_META, &key, &cache::encode_outcome(&outcome))?;
+            Ok(entry)
+        });
+    match stored {
+        Ok(entry) => {
+            let derived = !outcome.extracted.derived.is_empty();
+            let stored = entry.map(|entry| StoredBody {
+                entry,
+                identity,
+                derived,
+                text_start: None,
+            });
+            (outcome, stored)
+        }
         Err(err) => {
             warnings.push(format!("not stored in the incremental cache: {err}"));
             (outcome, None)

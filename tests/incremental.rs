@@ -121,14 +121,14 @@ fn a_changed_document_is_extracted_and_tokenized_again_and_its_old_entries_prune
     )
     .unwrap();
 
-    // The changed document has one entry, its extraction; its search terms are tokenized
-    // again and every other document's come from the snapshot.
+    // The changed document has two entries, its extraction's metadata and its body; its
+    // search terms are tokenized again and every other document's come from the snapshot.
     let warm = build_with_cache(archive.path(), cache.path(), 2);
-    assert_eq!(warm.stats.written, 1, "{:?}", warm.stats);
-    assert_eq!(warm.stats.hits, cold.stats.written - 1, "{:?}", warm.stats);
+    assert_eq!(warm.stats.written, 2, "{:?}", warm.stats);
+    assert_eq!(warm.stats.hits, cold.stats.written - 2, "{:?}", warm.stats);
     assert_eq!(
-        warm.stats.pruned, 1,
-        "the old version's entry stays: {:?}",
+        warm.stats.pruned, 2,
+        "the old version's entries stay: {:?}",
         warm.stats
     );
     let all = build_with_cache(archive.path(), cache.path(), 2).reused;
@@ -153,7 +153,8 @@ fn a_changed_document_is_extracted_and_tokenized_again_and_its_old_entries_prune
 fn damaged_entries_are_detected_and_redone_not_trusted() {
     let archive = common::copy_archive(&common::sample_root());
     let cache = tempfile::tempdir().unwrap();
-    let cold = build_with_cache(archive.path(), cache.path(), 2);
+    // One thread: each document's body record, then its metadata record, in order.
+    let cold = build_with_cache(archive.path(), cache.path(), 1);
 
     let packs = packs(cache.path());
     assert_eq!(packs.len(), 1, "one build writes one pack");
@@ -163,17 +164,19 @@ fn damaged_entries_are_detected_and_redone_not_trusted() {
         "{} records",
         starts.len()
     );
-    // The first records are extractions (the page table is stored last). One flipped byte
-    // deep in a body, one record's header broken, one record's length wrong.
+    // The first records are extractions, a body then its metadata (the page table is stored
+    // last). Three documents: one flipped byte deep in the first's body, the second's
+    // metadata record's header broken, the third's body's length wrong.
     let mut bytes = std::fs::read(pack).unwrap();
     bytes[(starts[0] + starts[1]) / 2] ^= 0x20;
-    bytes[starts[1]] = b'X';
-    bytes[starts[2] + 36] ^= 1;
+    bytes[starts[3]] = b'X';
+    bytes[starts[4] + 36] ^= 1;
     std::fs::write(pack, bytes).unwrap();
 
+    // Each damaged record is found, and its document extracted and stored again whole.
     let warm = build_with_cache(archive.path(), cache.path(), 2);
     assert_eq!(warm.stats.corrupt, 3, "{:?}", warm.stats);
-    assert_eq!(warm.stats.written, 3, "{:?}", warm.stats);
+    assert_eq!(warm.stats.written, 6, "{:?}", warm.stats);
     assert_same_site(&cold, &warm, "rebuild over a damaged cache");
 }
 
