@@ -171,6 +171,9 @@ const K1: f64 = 1.2;
 const B: f64 = 0.75;
 /// Impacts are BM25F × this, rounded.
 pub const IMPACT_SCALE: f64 = 16.0;
+/// The largest impact stored: far above any BM25F score times [`IMPACT_SCALE`] (idf times
+/// 2.2 at most), it only bounds what ranking a term's postings by impact allocates.
+pub const MAX_IMPACT: u32 = 1 << 16;
 /// Position gap between the title and the body, so no phrase spans the two.
 const FIELD_GAP: u32 = 8;
 
@@ -1521,15 +1524,9 @@ fn term_value(postings: Vec<PostingRef<'_>>) -> TermValue {
         // Both strings use only ALPHABET characters: no escaping needed.
         return TermValue::Inline(format!("[{df},\"{docs}\",\"{positions}\"]"));
     }
-    let mut by_impact = postings;
-    by_impact.sort_by(|a, b| b.impact.cmp(&a.impact).then(a.doc.cmp(&b.doc)));
     let mut tiers = Vec::new();
-    let mut rest = &mut by_impact[..];
-    while !rest.is_empty() {
-        let size = TIERS.get(tiers.len()).copied().unwrap_or(BLOCK_POSTINGS);
-        let (block, after) = rest.split_at_mut(size.min(rest.len()));
+    for block in tier_blocks(&postings) {
         let max_impact = block.iter().map(|p| p.impact).max().unwrap_or(0);
-        block.sort_by_key(|p| p.doc);
         let (docs, positions) = encode_refs(block.iter().copied());
         tiers.push(TierBlock {
             docs,
@@ -1539,9 +1536,47 @@ fn term_value(postings: Vec<PostingRef<'_>>) -> TermValue {
             count: block.len(),
             max_impact,
         });
-        rest = after;
     }
     TermValue::Tiers(tiers)
+}
+
+/// Splits postings sorted by document into tiers: ranked by impact, highest first (ties by
+/// document), the first [`TIERS`]\[0\] are tier 0, the next [`TIERS`]\[1\] tier 1, …, then
+/// [`BLOCK_POSTINGS`] a tier; each tier keeps document order. Impacts are small integers, so
+/// a posting's rank comes from a count per impact rather than a sort: one pass counts, one
+/// deals the postings out in document order.
+fn tier_blocks<'p>(postings: &[PostingRef<'p>]) -> Vec<Vec<PostingRef<'p>>> {
+    let tier_of = |rank: usize| {
+        let mut start = 0;
+        for (tier, &size) in TIERS.iter().enumerate() {
+            if rank < start + size {
+                return tier;
+            }
+            start += size;
+        }
+        TIERS.len() + (rank - start) / BLOCK_POSTINGS
+    };
+    let tiers = tier_of(postings.len().saturating_sub(1)) + 1;
+    // At most MAX_IMPACT ([`quantize`] clamps), so the counts stay small.
+    let max_impact = postings.iter().map(|p| p.impact).max().unwrap_or(0) as usize;
+    let mut blocks: Vec<Vec<PostingRef<'p>>> = vec![Vec::new(); tiers];
+    // next_rank[i]: the rank of the next posting of impact i (postings come by document).
+    let mut next_rank = vec![0usize; max_impact + 2];
+    for p in postings {
+        next_rank[p.impact as usize] += 1;
+    }
+    let mut above = 0;
+    for slot in next_rank.iter_mut().rev() {
+        let count = *slot;
+        *slot = above;
+        above += count;
+    }
+    for p in postings {
+        let rank = &mut next_rank[p.impact as usize];
+        blocks[tier_of(*rank)].push(*p);
+        *rank += 1;
+    }
+    blocks
 }
 
 /// Which `p` pack stream a tier goes to: tier 0, tier 1, or later tiers. A one-word query
@@ -1785,7 +1820,7 @@ pub fn impact(idf: f64, x: &RankInputs) -> u32 {
 }
 
 fn quantize(score: f64) -> u32 {
-    ((score * IMPACT_SCALE).round() as u32).max(1)
+    ((score * IMPACT_SCALE).round() as u32).clamp(1, MAX_IMPACT)
 }
 
 /// The first [`SHARD_PREFIX_CHARS`] characters of `term`: its dictionary group.
@@ -1888,6 +1923,44 @@ mod tests {
             body_len: 100.0,
             avg_title: 5.0,
             avg_body: 100.0,
+        }
+    }
+
+    #[test]
+    fn tiers_rank_by_impact_then_document_and_keep_document_order() {
+        // A reference: sort by impact (highest first, ties by document), cut into tiers,
+        // put each back in document order.
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as u32
+        };
+        for len in [1, 127, 128, 129, 700, 2688, 2689, 9000, 20_000] {
+            let postings: Vec<PostingRef<'_>> = (0..len as u32)
+                .map(|i| PostingRef {
+                    doc: i * 3,
+                    impact: 1 + next() % 40,
+                    positions: &[],
+                })
+                .collect();
+            let mut reference = postings.clone();
+            reference.sort_by(|a, b| b.impact.cmp(&a.impact).then(a.doc.cmp(&b.doc)));
+            let mut expected = Vec::new();
+            let mut rest = &mut reference[..];
+            while !rest.is_empty() {
+                let size = TIERS.get(expected.len()).copied().unwrap_or(BLOCK_POSTINGS);
+                let (block, after) = rest.split_at_mut(size.min(rest.len()));
+                block.sort_by_key(|p| p.doc);
+                expected.push(block.iter().map(|p| (p.doc, p.impact)).collect::<Vec<_>>());
+                rest = after;
+            }
+            let got: Vec<Vec<(u32, u32)>> = tier_blocks(&postings)
+                .iter()
+                .map(|b| b.iter().map(|p| (p.doc, p.impact)).collect())
+                .collect();
+            assert_eq!(got, expected, "{len} postings");
         }
     }
 
