@@ -15,7 +15,8 @@
 //!   text goes out in
 //!   [`DOC_CHUNK`]-document files as soon as a chunk is complete. Records are numbered before
 //!   the first arrives (from their tables' row counts), so they go out the same way: memory
-//!   holds 8 bytes of lengths per record, not its title and excerpt.
+//!   holds a fixed slot per record (lengths, content key, where its excerpt lies in the
+//!   next [`snapshot`]), not its title and excerpt.
 //! - Output is deterministic whatever the thread count: terms sorted (scored and encoded in
 //!   parallel, then packed one at a time in term order), documents numbered by a
 //!   total order, records numbered after them by table (agency, display name, listing URL)
@@ -541,7 +542,9 @@ impl Sources<'_> {
                 }
             }
             if take_theirs && let Some(previous) = &mut self.previous {
-                let theirs = previous.take()?;
+                let theirs = previous
+                    .take()
+                    .map_err(|err| crate::error::Error::Other(previous.discard(&err)))?;
                 if take_ours {
                     let offset = term.disk_positions.len() as u32;
                     term.disk_positions.extend_from_slice(&theirs.positions);
@@ -817,7 +820,15 @@ impl Indexer {
         }
         let mut warning = None;
         let (previous, upcoming) = match cache.side_dir(snapshot::DIR) {
-            None => (None, None),
+            None => {
+                if cache.is_enabled() {
+                    warning = Some(
+                        "search index snapshot not kept: its folder in the cache cannot be made"
+                            .to_owned(),
+                    );
+                }
+                (None, None)
+            }
             Some(dir) => {
                 let previous = snapshot::Previous::load(&dir).unwrap_or_else(|why| {
                     warning = Some(format!(
@@ -1178,7 +1189,13 @@ impl Indexer {
             terms,
             next_term: 0,
             runs,
-            previous: self.previous.as_ref().map(|p| p.reader()).transpose()?,
+            previous: match &self.previous {
+                Some(p) => Some(
+                    p.reader()
+                        .map_err(|err| crate::error::Error::Other(p.discard(&err)))?,
+                ),
+                None => None,
+            },
         };
         let mut snapshot_out = next.as_ref().map(|next| next.postings());
         // Terms are scored and encoded in parallel, a batch at a time, then packed one by one
@@ -1470,15 +1487,15 @@ struct Scorer {
 }
 
 impl Scorer {
-    /// One term's postings, scored and sorted by document, from its `df` raw postings given
-    /// as (final document number, counts, positions).
+    /// One term's postings, scored, from its `df` raw postings given as (final document
+    /// number, counts, positions), sorted by number.
     fn score<'p>(
         &self,
         df: usize,
         raw: impl Iterator<Item = (u32, &'p RawPosting, &'p [u32])>,
     ) -> Vec<PostingRef<'p>> {
         let idf = (1.0 + (self.n_docs as f64 - df as f64 + 0.5) / (df as f64 + 0.5)).ln();
-        let mut postings: Vec<PostingRef<'p>> = raw
+        let postings: Vec<PostingRef<'p>> = raw
             .map(|(doc, p, positions)| {
                 let tf = self.factors[doc as usize].weigh(
                     p.title_tf as f64,
@@ -1492,7 +1509,7 @@ impl Scorer {
                 }
             })
             .collect();
-        postings.sort_by_key(|p| p.doc);
+        debug_assert!(postings.is_sorted_by_key(|p| p.doc));
         postings
     }
 }

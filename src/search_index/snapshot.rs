@@ -10,8 +10,9 @@
 //! key the snapshot holds it *claims* the old number ([`Previous::claim`]): its lengths and
 //! excerpt come from the snapshot, its postings stay in the snapshot's file, and at finish
 //! they are streamed in term order, renumbered, beside the postings of what was tokenized
-//! ([`PostingsReader`]). A claimed number costs a hash-map lookup; an unclaimed one (a
-//! changed, removed or renumbered-away document) simply has its postings skipped.
+//! ([`PostingsReader`]). A claimed number costs a hash-map lookup and a positioned read of
+//! its excerpt; an unclaimed one (a changed, removed or renumbered-away document) simply has
+//! its postings skipped.
 //!
 //! The content key hashes the fields that were tokenized (title and tags, body text, file
 //! name, agency name). A document's body text enters it as the text itself or, for a body the
@@ -173,7 +174,8 @@ impl Previous {
         let excerpts = File::open(&excerpts).map_err(|err| err.to_string())?;
         let mut by_key = HashMap::with_capacity(slots.len());
         let mut same_key = vec![UNCLAIMED; slots.len()];
-        // Chained from the last so that a key's numbers are claimed lowest first.
+        // Chained from the last, so a key's numbers are tried lowest first (which one a
+        // document gets does not matter: the same key means the same postings).
         for (number, slot) in slots.iter().enumerate().rev() {
             if let Some(key) = slot.key
                 && let Some(next) = by_key.insert(key, number as u32)
@@ -212,11 +214,9 @@ impl Previous {
                             excerpt,
                         });
                     }
-                    Err(_) => {
-                        // Its postings are skipped and the document is tokenized instead.
-                        slot.store(UNCLAIMED, Ordering::Relaxed);
-                        return None;
-                    }
+                    // Its postings are skipped; another number may still serve, or the
+                    // document is tokenized instead.
+                    Err(_) => slot.store(UNCLAIMED, Ordering::Relaxed),
                 }
             }
             old = self.same_key[old as usize];
@@ -229,6 +229,17 @@ impl Previous {
         crate::cache::read_exact_at(&self.excerpts, &mut bytes, offset)?;
         String::from_utf8(bytes)
             .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))
+    }
+
+    /// Deletes the head after the snapshot failed to read back whole, so that the next
+    /// build starts without it; returns the message for the build's error.
+    pub(super) fn discard(&self, err: &std::io::Error) -> String {
+        if let Some(dir) = self.postings.parent() {
+            std::fs::remove_file(dir.join(HEAD_FILE)).ok();
+        }
+        format!(
+            "search index snapshot unreadable ({err}): it is deleted, and the next build tokenizes every document again"
+        )
     }
 
     /// How many old numbers a new one claimed.
@@ -363,6 +374,11 @@ impl PostingsReader<'_> {
         self.ready.front().map(|t| t.term.as_str())
     }
 
+    /// [`Previous::discard`].
+    pub(super) fn discard(&self, err: &std::io::Error) -> String {
+        self.previous.discard(err)
+    }
+
     /// Takes the next term with its postings.
     pub(super) fn take(&mut self) -> std::io::Result<TermPostings> {
         let term = self.ready.pop_front().ok_or_else(damaged)?;
@@ -411,7 +427,8 @@ fn decode_block(bytes: &[u8], claimed: &[AtomicU32]) -> std::io::Result<Vec<Term
         r.pos += len;
         let term = String::from_utf8(text.to_vec()).map_err(|_| damaged())?;
         let count = r.varint()? as usize;
-        let mut postings = Vec::with_capacity(count);
+        // Each posting takes at least five bytes.
+        let mut postings = Vec::with_capacity(count.min(bytes.len() / 5));
         let mut positions = Vec::new();
         let mut old = 0u32;
         for _ in 0..count {
@@ -573,9 +590,23 @@ pub(super) struct PostingsWriter {
 }
 
 impl Next {
-    /// Starts the generation after `previous` in `dir`.
+    /// Starts the generation after `previous` in `dir`, or without one after every
+    /// generation whose files are there (a head that did not load may name one of them).
     pub(super) fn create(dir: &Path, previous: Option<&Previous>) -> Next {
-        let generation = previous.map_or(0, |p| p.generation + 1);
+        let generation = match previous {
+            Some(previous) => previous.generation + 1,
+            None => std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|entry| {
+                    let name = entry.file_name();
+                    let (_, n) = name.to_str()?.split_once('.')?;
+                    n.parse::<u64>().ok()
+                })
+                .max()
+                .map_or(0, |n| n + 1),
+        };
         Next {
             dir: dir.to_path_buf(),
             generation,
@@ -697,5 +728,100 @@ impl PostingsWriter {
             self.write_blocks(vec![last]);
         }
         self.file.close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn posting(doc: u32, body_tf: u32, pos_start: u32, pos_len: u8) -> RawPosting {
+        RawPosting {
+            term: 0,
+            doc,
+            title_tf: 1,
+            body_tf,
+            agency_tf: 0,
+            pos_start,
+            pos_len,
+        }
+    }
+
+    #[test]
+    fn a_kept_snapshot_loads_and_a_cut_or_padded_head_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let next = Next::create(dir.path(), None);
+        let key = document_key("Title", BodyText::Text("body"), "a.md", "Agency");
+        let excerpt = next.put_excerpt("An excerpt").unwrap();
+        let mut postings = next.postings();
+        let positions = [3u32, 9];
+        let p = posting(0, 2, 0, 2);
+        postings.put(vec![encode_term("body", &[(0, &p, &positions[..])])]);
+        let slots = [Slot {
+            key: Some(key),
+            lengths: (1, 2),
+            excerpt,
+        }];
+        next.commit(postings, &slots).unwrap();
+
+        let previous = Previous::load(dir.path()).unwrap().expect("a snapshot");
+        let claimed = previous.claim(&key, 5).expect("the key is there");
+        assert_eq!(
+            (claimed.lengths, claimed.excerpt.as_str()),
+            ((1, 2), "An excerpt")
+        );
+        assert!(previous.claim(&key, 6).is_none(), "claimed once");
+        let mut reader = previous.reader().unwrap();
+        let term = reader.take().unwrap();
+        assert_eq!(term.term, "body");
+        assert_eq!(term.postings[0].doc, 5, "renumbered");
+        assert_eq!(term.positions, [3, 9]);
+        assert!(reader.head().is_none());
+
+        let head = std::fs::read(dir.path().join(HEAD_FILE)).unwrap();
+        for bad in [&head[..head.len() - 1], &[&head[..], b"x"].concat()[..]] {
+            std::fs::write(dir.path().join(HEAD_FILE), bad).unwrap();
+            assert!(Previous::load(dir.path()).is_err());
+        }
+        // A build after a head that did not load writes a generation of its own.
+        assert_eq!(Next::create(dir.path(), None).generation, 1);
+    }
+
+    #[test]
+    fn a_snapshot_that_fails_to_read_back_is_deleted() {
+        // Sound checksums over bytes that do not decode (a writer's bug): the build that
+        // meets them fails, and the next one starts without them.
+        let dir = tempfile::tempdir().unwrap();
+        let next = Next::create(dir.path(), None);
+        let mut postings = next.postings();
+        postings.put(vec![vec![0xff; 12]]);
+        next.commit(postings, &[]).unwrap();
+        let previous = Previous::load(dir.path())
+            .unwrap()
+            .expect("checksums match");
+        let err = previous.reader().err().expect("the block does not decode");
+        assert!(previous.discard(&err).contains("next build"));
+        assert!(Previous::load(dir.path()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_cut_block_is_an_error_not_a_panic() {
+        let positions = [1u32, 200, 70_000];
+        let (a, b) = (posting(0, 1, 0, 3), posting(300, 5, 0, 0));
+        let mut bytes = encode_term("term", &[(0, &a, &positions[..]), (300, &b, &[])]);
+        let first = bytes.len();
+        bytes.extend(encode_term("zed", &[(1, &b, &[])]));
+        let claimed: Vec<AtomicU32> = (0..400).map(AtomicU32::new).collect();
+        let whole = decode_block(&bytes, &claimed).unwrap();
+        assert_eq!(whole.len(), 2);
+        assert_eq!(whole[0].postings.len(), 2);
+        assert_eq!(whole[0].positions, positions);
+        for len in (1..bytes.len()).filter(|&len| len != first) {
+            assert!(
+                decode_block(&bytes[..len], &claimed).is_err(),
+                "cut at {len}"
+            );
+        }
+        assert_eq!(decode_block(&bytes[..first], &claimed).unwrap().len(), 1);
     }
 }
