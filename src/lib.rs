@@ -300,6 +300,10 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         report.warn(".", warning);
     }
     report.summary.search_reused = search.reused;
+    (
+        report.summary.snapshot_blocks,
+        report.summary.snapshot_blocks_copied,
+    ) = search.blocks;
     renderer.search_page(out, &search.manifest)?;
     if let Some(table) = renderer
         .page_table()

@@ -260,8 +260,11 @@ fn build_once(options: &BuildOptions, args: &BuildArgs) -> Result<Report> {
             }
         }
         eprintln!(
-            "  search   {:>8.3} s over all threads, within render and records; {} documents' terms reused",
-            report.summary.search_seconds, report.summary.search_reused
+            "  search   {:>8.3} s over all threads, within render and records; {} documents' terms reused; {} of {} snapshot blocks copied",
+            report.summary.search_seconds,
+            report.summary.search_reused,
+            report.summary.snapshot_blocks_copied,
+            report.summary.snapshot_blocks
         );
         eprintln!(
             "  pages      {} rendered, {} unchanged and not rendered again; {} bodies read",

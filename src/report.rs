@@ -79,6 +79,11 @@ pub struct Summary {
     pub search_seconds: f64,
     /// Documents and records whose search terms came from the previous build's snapshot.
     pub search_reused: usize,
+    /// Blocks of search postings the build kept for the next one.
+    pub snapshot_blocks: usize,
+    /// Of [`Summary::snapshot_blocks`], those copied unchanged from the previous build's
+    /// snapshot rather than compressed again.
+    pub snapshot_blocks_copied: usize,
     /// What the incremental cache did, when the build used one.
     pub cache: Option<crate::cache::CacheStats>,
     /// Output files rewritten, left as they were, and removed as no longer published.

@@ -187,7 +187,7 @@ pub const TERM_SHARDS: usize = 16;
 /// FxHash (rustc's): the per-document term maps are hashed millions of times, and SipHash's
 /// flooding resistance buys nothing against our own tokenizer's output.
 #[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
+pub(super) struct FxHasher(u64);
 
 impl FxHasher {
     fn add(&mut self, word: u64) {
@@ -747,6 +747,9 @@ pub struct Finished {
     pub manifest: String,
     /// Documents and records whose terms came from the previous build's snapshot.
     pub reused: usize,
+    /// Postings blocks kept for the next build, and how many were copied from the previous
+    /// snapshot.
+    pub blocks: (usize, usize),
     /// Why the previous snapshot could not be used, or this one could not be kept: the
     /// index is whole either way, but a build tokenizes everything again.
     pub warning: Option<String>,
@@ -1185,19 +1188,21 @@ impl Indexer {
         drop(lengths);
         let next = self.next.take();
         let reused = self.previous.as_ref().map_or(0, |p| p.claimed_count());
+        // The previous snapshot's blocks go from its reader to the next one's writer.
+        let reuse = (self.previous.is_some() && next.is_some()).then(snapshot::Reuse::default);
         let mut sources = Sources {
             terms,
             next_term: 0,
             runs,
             previous: match &self.previous {
                 Some(p) => Some(
-                    p.reader()
+                    p.reader(reuse.clone())
                         .map_err(|err| crate::error::Error::Other(p.discard(&err)))?,
                 ),
                 None => None,
             },
         };
-        let mut snapshot_out = next.as_ref().map(|next| next.postings());
+        let mut snapshot_out = next.as_ref().map(|next| next.postings(reuse));
         // Terms are scored and encoded in parallel, a batch at a time, then packed one by one
         // in term order: the packs, and so every byte written, do not depend on the threads.
         let mut entries: Vec<DictEntry> = Vec::with_capacity(sources.terms.len());
@@ -1323,16 +1328,21 @@ impl Indexer {
         });
         self.write_script(out, "manifest", &manifest.to_string())?;
         let mut warning = self.warning.into_inner().unwrap_or_else(|e| e.into_inner());
-        if let (Some(next), Some(postings)) = (next, snapshot_out)
-            && let Err(why) = next.commit(postings, &slots)
-        {
-            warning.get_or_insert(format!(
-                "search index snapshot not kept ({why}): the next build reads every document's terms again"
-            ));
+        let mut blocks = (0, 0);
+        if let (Some(next), Some(postings)) = (next, snapshot_out) {
+            match next.commit(postings, &slots) {
+                Ok(written) => blocks = written,
+                Err(why) => {
+                    warning.get_or_insert(format!(
+                        "search index snapshot not kept ({why}): the next build reads every document's terms again"
+                    ));
+                }
+            }
         }
         Ok(Finished {
             manifest: format!("search/{}/manifest.js", self.key),
             reused,
+            blocks,
             warning,
         })
     }

@@ -33,7 +33,10 @@
 //!   length (u32 each), excerpt offset (u64) and byte length (u32); then the SHA-256 of all
 //!   before it. Integers are little-endian.
 //! - `postings.<n>`: blocks, each a u32 byte length and a zstd frame
-//!   ([`crate::spill::compress`]) of whole terms in byte order. Per term: its byte length
+//!   ([`crate::spill::compress`]) of whole terms in byte order. A block ends after a term
+//!   chosen by a hash of its text ([`ends_block`]), so an edit that changes a few terms'
+//!   postings leaves the other blocks' bytes as they were, and the next build copies those
+//!   frames instead of compressing them again ([`Reuse`]). Per term: its byte length
 //!   and bytes, the posting count, then per posting (by document number) the number's gap
 //!   from the one before, title tf, body tf, agency tf, the position count (one byte) and
 //!   the positions as gaps. Numbers are LEB128 varints.
@@ -41,15 +44,16 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
+use std::hash::Hasher;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::{FORMAT_VERSION, MAX_POSITIONS, RawPosting, put_varint};
+use super::{FORMAT_VERSION, FxHasher, MAX_POSITIONS, RawPosting, put_varint};
 use crate::document::BodyIdentity;
 
 /// What was indexed under a number: the first half of a SHA-256 of its fields.
@@ -65,9 +69,17 @@ const SLOT_BYTES: usize = 16 + 1 + 4 + 4 + 8 + 4;
 const HEAD_FIXED: usize = HEAD_MAGIC.len() + 4 + 4 + 8 + 4 + 2 * (8 + 32);
 /// Goes into every content key: bump when what a key stands for changes.
 const LAYOUT: &[u8] = b"leakpress search content v1";
-/// Raw bytes of terms per postings block: big enough to compress well, small enough that a
-/// reader holds one block, and that blocks compress in parallel.
-const BLOCK_BYTES: usize = 1 << 20;
+/// Raw bytes of terms per postings block, at least: big enough to compress well, small
+/// enough that one edited document, whose few hundred terms are spread across the
+/// vocabulary, leaves most blocks as they were.
+const BLOCK_MIN_BYTES: usize = 192 << 10;
+/// Past [`BLOCK_MIN_BYTES`], a block ends after a term with a chance of the term's bytes in
+/// this many, so blocks hold about `BLOCK_MIN_BYTES + BLOCK_END_BYTES` whether the terms are
+/// many and short or few and long.
+const BLOCK_END_BYTES: u64 = 256 << 10;
+/// Past this a block ends after any term (about one block in twenty), so a block stays
+/// small enough to hold.
+const BLOCK_MAX_BYTES: usize = 1 << 20;
 /// A number no build claimed.
 const UNCLAIMED: u32 = u32::MAX;
 
@@ -250,13 +262,14 @@ impl Previous {
             .count()
     }
 
-    /// Streams the claimed postings, term by term.
-    pub(super) fn reader(&self) -> std::io::Result<PostingsReader<'_>> {
+    /// Streams the claimed postings, term by term; passes each block read to `reuse`.
+    pub(super) fn reader(&self, reuse: Option<Reuse>) -> std::io::Result<PostingsReader<'_>> {
         let mut reader = PostingsReader {
             previous: self,
             file: BufReader::with_capacity(256 << 10, File::open(&self.postings)?),
             ready: VecDeque::new(),
             done: false,
+            reuse,
         };
         reader.fill()?;
         Ok(reader)
@@ -349,6 +362,92 @@ pub(super) struct PostingsReader<'p> {
     ready: VecDeque<TermPostings>,
     /// Whether the file is read to its end.
     done: bool,
+    /// Where decoded blocks go for the next snapshot's writer to copy.
+    reuse: Option<Reuse>,
+}
+
+/// The previous snapshot's blocks, passed from its reader to the next snapshot's writer,
+/// which copies the compressed frame of every block whose raw bytes it would write again.
+/// The reader runs at most a batch ahead of the writer, so the queue stays short.
+#[derive(Clone, Default)]
+pub(super) struct Reuse(Arc<ReuseQueue>);
+
+#[derive(Default)]
+struct ReuseQueue {
+    blocks: Mutex<VecDeque<OldBlock>>,
+    /// Set when the writer stops (its file failed): the reader then keeps nothing.
+    closed: AtomicBool,
+}
+
+/// A block of the previous snapshot: its terms' bytes and its compressed frame.
+struct OldBlock {
+    raw: Vec<u8>,
+    frame: Vec<u8>,
+}
+
+impl Reuse {
+    fn push(&self, blocks: impl IntoIterator<Item = OldBlock>) {
+        if self.0.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        self.lock().extend(blocks);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<OldBlock>> {
+        self.0.blocks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The frame of the old block whose bytes are `raw`, if there is one. Blocks start
+    /// where terms do, both in term order: every old block before `raw`'s first term is
+    /// passed and dropped.
+    fn take_same(&self, raw: &[u8]) -> Option<Vec<u8>> {
+        let first = term_text(raw);
+        let mut blocks = self.lock();
+        while let Some(old) = blocks.front() {
+            match term_text(&old.raw).cmp(first) {
+                std::cmp::Ordering::Less => {
+                    blocks.pop_front();
+                }
+                std::cmp::Ordering::Equal => {
+                    let old = blocks.pop_front()?;
+                    return (old.raw == raw).then_some(old.frame);
+                }
+                std::cmp::Ordering::Greater => return None,
+            }
+        }
+        None
+    }
+
+    fn close(&self) {
+        self.0.closed.store(true, Ordering::Relaxed);
+        self.lock().clear();
+    }
+}
+
+/// The text of the first term encoded in `bytes` (empty if they do not hold one).
+fn term_text(bytes: &[u8]) -> &[u8] {
+    let mut r = Cursor { bytes, pos: 0 };
+    match r.varint() {
+        Ok(len) => bytes.get(r.pos..r.pos + len as usize).unwrap_or_default(),
+        Err(_) => &[],
+    }
+}
+
+/// Whether a block holding `len` bytes ends after the term encoded in `term`. The choice
+/// rests on a hash of the term's text, not on where the block began, so the blocks after an
+/// edited term end where they ended before.
+fn ends_block(term: &[u8], len: usize) -> bool {
+    if len >= BLOCK_MAX_BYTES {
+        return true;
+    }
+    if len < BLOCK_MIN_BYTES {
+        return false;
+    }
+    let mut hasher = FxHasher::default();
+    hasher.write(term_text(term));
+    // The top 24 bits, as a fraction of 2^24 (FxHash's low bits mix poorly), against the
+    // term's share of BLOCK_END_BYTES.
+    (hasher.finish() >> 40) * BLOCK_END_BYTES < (term.len() as u64) << 24
 }
 
 /// One term's postings from the snapshot: `postings` index `positions` by `pos_start`.
@@ -359,7 +458,7 @@ pub(super) struct TermPostings {
 }
 
 /// Blocks decoded at once, in parallel: reading is serial, decoding is most of the work.
-const BLOCKS_AT_ONCE: usize = 4;
+const BLOCKS_AT_ONCE: usize = 16;
 
 fn damaged() -> std::io::Error {
     std::io::Error::new(
@@ -405,12 +504,21 @@ impl PostingsReader<'_> {
                 frames.push(frame);
             }
             let claimed = &self.previous.claimed;
-            let blocks: Vec<std::io::Result<Vec<TermPostings>>> = frames
+            let blocks: Vec<std::io::Result<(Vec<TermPostings>, Vec<u8>)>> = frames
                 .par_iter()
-                .map(|frame| decode_block(&crate::spill::decompress(frame)?, claimed))
+                .map(|frame| {
+                    let raw = crate::spill::decompress(frame)?;
+                    Ok((decode_block(&raw, claimed)?, raw))
+                })
                 .collect();
-            for block in blocks {
-                self.ready.extend(block?);
+            let mut old = Vec::with_capacity(blocks.len());
+            for (block, frame) in blocks.into_iter().zip(frames) {
+                let (terms, raw) = block?;
+                self.ready.extend(terms);
+                old.push(OldBlock { raw, frame });
+            }
+            if let Some(reuse) = &self.reuse {
+                reuse.push(old);
             }
         }
         Ok(())
@@ -587,6 +695,11 @@ pub(super) struct PostingsWriter {
     file: Appender,
     /// Terms not yet in a block.
     pending: Vec<u8>,
+    /// The previous snapshot's blocks, to copy.
+    reuse: Option<Reuse>,
+    /// Blocks written, and how many of them were copied.
+    pub(super) blocks: usize,
+    pub(super) copied: usize,
 }
 
 impl Next {
@@ -624,17 +737,26 @@ impl Next {
             .map(|at| (at, excerpt.len() as u32))
     }
 
-    pub(super) fn postings(&self) -> PostingsWriter {
+    /// The postings file's writer; it copies the blocks of `reuse` it would write again.
+    pub(super) fn postings(&self, reuse: Option<Reuse>) -> PostingsWriter {
         PostingsWriter {
             file: Appender::create(&self.dir.join(format!("postings.{}", self.generation))),
             pending: Vec::new(),
+            reuse,
+            blocks: 0,
+            copied: 0,
         }
     }
 
     /// Completes the snapshot: the head names both files, and every other file in the folder
-    /// goes. `Err` (why) leaves the folder without a usable snapshot but never a wrong one.
-    pub(super) fn commit(self, postings: PostingsWriter, slots: &[Slot]) -> Result<(), String> {
-        let postings = postings.close()?;
+    /// goes; returns the postings blocks written and copied. `Err` (why) leaves the folder
+    /// without a usable snapshot but never a wrong one.
+    pub(super) fn commit(
+        self,
+        postings: PostingsWriter,
+        slots: &[Slot],
+    ) -> Result<(usize, usize), String> {
+        let (postings, blocks) = postings.close()?;
         let excerpts = self
             .excerpts
             .into_inner()
@@ -669,7 +791,7 @@ impl Next {
             format!("excerpts.{}", self.generation),
         ];
         remove_all_but(&self.dir, &keep);
-        Ok(())
+        Ok(blocks)
     }
 }
 
@@ -687,16 +809,19 @@ fn remove_all_but(dir: &Path, keep: &[String]) {
 }
 
 impl PostingsWriter {
-    /// Appends terms (each from [`encode_term`]), in term order; compresses full blocks in
-    /// parallel.
+    /// Appends terms (each from [`encode_term`]), in term order; compresses ended blocks
+    /// in parallel, or copies them.
     pub(super) fn put(&mut self, terms: Vec<Vec<u8>>) {
         if self.file.file.is_none() {
+            if let Some(reuse) = &self.reuse {
+                reuse.close();
+            }
             return;
         }
         let mut blocks: Vec<Vec<u8>> = Vec::new();
         for term in terms {
             self.pending.extend_from_slice(&term);
-            if self.pending.len() >= BLOCK_BYTES {
+            if ends_block(&term, self.pending.len()) {
                 blocks.push(std::mem::take(&mut self.pending));
             }
         }
@@ -704,9 +829,19 @@ impl PostingsWriter {
     }
 
     fn write_blocks(&mut self, blocks: Vec<Vec<u8>>) {
+        let copies: Vec<Option<Vec<u8>>> = blocks
+            .iter()
+            .map(|raw| self.reuse.as_ref().and_then(|reuse| reuse.take_same(raw)))
+            .collect();
+        self.blocks += blocks.len();
+        self.copied += copies.iter().filter(|copy| copy.is_some()).count();
         let frames: Vec<std::io::Result<Vec<u8>>> = blocks
             .par_iter()
-            .map(|block| crate::spill::compress(block))
+            .zip(copies)
+            .map(|(raw, copy)| match copy {
+                Some(frame) => Ok(frame),
+                None => crate::spill::compress(raw),
+            })
             .collect();
         for frame in frames {
             match frame {
@@ -720,14 +855,22 @@ impl PostingsWriter {
                 }
             }
         }
+        if self.file.file.is_none()
+            && let Some(reuse) = &self.reuse
+        {
+            reuse.close();
+        }
     }
 
-    fn close(mut self) -> Result<(u64, [u8; 32]), String> {
+    /// Writes the last block; returns the file's length and checksum, and (blocks, copied).
+    #[allow(clippy::type_complexity)]
+    fn close(mut self) -> Result<((u64, [u8; 32]), (usize, usize)), String> {
         if !self.pending.is_empty() {
             let last = std::mem::take(&mut self.pending);
             self.write_blocks(vec![last]);
         }
-        self.file.close()
+        let counts = (self.blocks, self.copied);
+        Ok((self.file.close()?, counts))
     }
 }
 
@@ -753,7 +896,7 @@ mod tests {
         let next = Next::create(dir.path(), None);
         let key = document_key("Title", BodyText::Text("body"), "a.md", "Agency");
         let excerpt = next.put_excerpt("An excerpt").unwrap();
-        let mut postings = next.postings();
+        let mut postings = next.postings(None);
         let positions = [3u32, 9];
         let p = posting(0, 2, 0, 2);
         postings.put(vec![encode_term("body", &[(0, &p, &positions[..])])]);
@@ -771,7 +914,7 @@ mod tests {
             ((1, 2), "An excerpt")
         );
         assert!(previous.claim(&key, 6).is_none(), "claimed once");
-        let mut reader = previous.reader().unwrap();
+        let mut reader = previous.reader(None).unwrap();
         let term = reader.take().unwrap();
         assert_eq!(term.term, "body");
         assert_eq!(term.postings[0].doc, 5, "renumbered");
@@ -793,15 +936,113 @@ mod tests {
         // meets them fails, and the next one starts without them.
         let dir = tempfile::tempdir().unwrap();
         let next = Next::create(dir.path(), None);
-        let mut postings = next.postings();
+        let mut postings = next.postings(None);
         postings.put(vec![vec![0xff; 12]]);
         next.commit(postings, &[]).unwrap();
         let previous = Previous::load(dir.path())
             .unwrap()
             .expect("checksums match");
-        let err = previous.reader().err().expect("the block does not decode");
+        let err = previous
+            .reader(None)
+            .err()
+            .expect("the block does not decode");
         assert!(previous.discard(&err).contains("next build"));
         assert!(Previous::load(dir.path()).unwrap().is_none());
+    }
+
+    /// Encodes one term the way the index hands it to the writer.
+    fn encoded(term: &TermPostings) -> Vec<u8> {
+        let all: Vec<(u32, &RawPosting, &[u32])> = term
+            .postings
+            .iter()
+            .map(|p| {
+                let start = p.pos_start as usize;
+                (p.doc, p, &term.positions[start..start + p.pos_len as usize])
+            })
+            .collect();
+        encode_term(&term.term, &all)
+    }
+
+    /// Every term of the snapshot in `dir`, each number claimed by itself.
+    fn read_all(dir: &Path, docs: u32, reuse: Option<Reuse>) -> (Previous, Vec<TermPostings>) {
+        let previous = Previous::load(dir).unwrap().expect("a snapshot");
+        for d in 0..docs {
+            previous.claim(&key_of(d), d).expect("claimed");
+        }
+        let mut terms = Vec::new();
+        {
+            let mut reader = previous.reader(reuse).unwrap();
+            while reader.head().is_some() {
+                terms.push(reader.take().unwrap());
+            }
+        }
+        (previous, terms)
+    }
+
+    fn key_of(d: u32) -> ContentKey {
+        document_key(&format!("d{d}"), BodyText::Text("body"), "a.md", "Agency")
+    }
+
+    #[test]
+    fn an_edit_copies_the_blocks_it_leaves_alone_and_rewrites_the_one_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let docs = 40u32;
+        let write = |next: Next, reuse: Option<Reuse>, terms: Vec<Vec<u8>>| {
+            let slots: Vec<Slot> = (0..docs)
+                .map(|d| Slot {
+                    key: Some(key_of(d)),
+                    lengths: (1, 9),
+                    excerpt: next.put_excerpt("x").unwrap(),
+                })
+                .collect();
+            let mut postings = next.postings(reuse);
+            // A batch at a time, as the index hands them over.
+            let mut terms = terms.into_iter().peekable();
+            while terms.peek().is_some() {
+                postings.put(terms.by_ref().take(37).collect());
+            }
+            next.commit(postings, &slots).unwrap()
+        };
+        // About 4 MB of terms: ten blocks or so.
+        let positions = [2u32, 30, 31, 400];
+        let first: Vec<Vec<u8>> = (0..10_000)
+            .map(|i| {
+                let ps: Vec<RawPosting> = (0..docs)
+                    .map(|d| posting(d, 1 + (i + d) % 7, 0, 4))
+                    .collect();
+                let all: Vec<(u32, &RawPosting, &[u32])> =
+                    ps.iter().map(|p| (p.doc, p, &positions[..])).collect();
+                encode_term(&format!("t{i:05}"), &all)
+            })
+            .collect();
+        let (blocks, copied) = write(Next::create(dir.path(), None), None, first);
+        assert_eq!(copied, 0, "nothing to copy from");
+        assert!(blocks >= 8, "{blocks} blocks");
+
+        // The next build changes one posting of one term (its bytes grow) and keeps every
+        // other term.
+        let reuse = Reuse::default();
+        let (previous, mut terms) = read_all(dir.path(), docs, Some(reuse.clone()));
+        assert_eq!(terms.len(), 10_000);
+        let edited = terms.iter().position(|t| t.term == "t05000").unwrap();
+        terms[edited].postings[3].body_tf = 300;
+        let next = Next::create(dir.path(), Some(&previous));
+        let (again, copied) = write(next, Some(reuse), terms.iter().map(encoded).collect());
+        assert_eq!(again, blocks);
+        assert_eq!(
+            copied,
+            blocks - 1,
+            "every block but the edited one is copied"
+        );
+        drop(previous);
+
+        // What the copies make up reads back as what was written.
+        let (_, read) = read_all(dir.path(), docs, None);
+        assert_eq!(read.len(), terms.len());
+        for (got, want) in read.iter().zip(&terms) {
+            assert_eq!(encoded(got), encoded(want), "{}", want.term);
+        }
+        assert_eq!(read[edited].postings[3].body_tf, 300);
     }
 
     #[test]
