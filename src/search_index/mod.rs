@@ -1546,10 +1546,15 @@ struct TierBlock {
 /// Pure, so terms are encoded in parallel.
 fn term_value(postings: Vec<PostingRef<'_>>) -> TermValue {
     let df = postings.len();
-    let (docs, positions) = encode_refs(postings.iter().copied());
-    if docs.len() + positions.len() <= INLINE_BYTES {
-        // Both strings use only ALPHABET characters: no escaping needed.
-        return TermValue::Inline(format!("[{df},\"{docs}\",\"{positions}\"]"));
+    // A posting takes at least three characters (its gap, impact and position count): a
+    // longer list goes to tiers without being encoded whole first, which was half the
+    // encoding of a large index.
+    if 3 * df <= INLINE_BYTES {
+        let (docs, positions) = encode_refs(postings.iter().copied());
+        if docs.len() + positions.len() <= INLINE_BYTES {
+            // Both strings use only ALPHABET characters: no escaping needed.
+            return TermValue::Inline(format!("[{df},\"{docs}\",\"{positions}\"]"));
+        }
     }
     let mut tiers = Vec::new();
     for block in tier_blocks(&postings) {
