@@ -27,10 +27,15 @@ pub type PageKey = [u8; 32];
 
 /// A template context that also hashes every value put into it, so the page it renders can be
 /// recognised on the next build. A context made from a plain [`tera::Context`] has no hash and
-/// its page is always rendered.
+/// its page is always rendered; a [`PageContext::keyed`] one only hashes, for a page that is
+/// rendered only if its key changed.
 pub struct PageContext {
-    context: tera::Context,
+    /// `None` when only keyed.
+    context: Option<tera::Context>,
     hasher: Option<Sha256>,
+    /// A value's JSON, hashed in one update: fed token by token, the hasher's per-call work
+    /// was most of the cost of keying a page.
+    json: Vec<u8>,
 }
 
 impl Default for PageContext {
@@ -43,8 +48,18 @@ impl PageContext {
     /// An empty context.
     pub fn new() -> PageContext {
         PageContext {
-            context: tera::Context::new(),
+            context: Some(tera::Context::new()),
             hasher: Some(Sha256::new()),
+            json: Vec::new(),
+        }
+    }
+
+    /// An empty context that only hashes its values: converting them for Tera costs as much
+    /// as hashing them, and most pages of a rebuild are not rendered.
+    pub fn keyed() -> PageContext {
+        PageContext {
+            context: None,
+            ..PageContext::new()
         }
     }
 
@@ -53,13 +68,16 @@ impl PageContext {
         if let Some(hasher) = &mut self.hasher {
             // A value that cannot be serialized cannot be rendered either; the page is then
             // simply not reused.
-            let mut writer = HashWriter(hasher);
-            let ok = serde_json::to_writer(&mut writer, &(name, value)).is_ok();
-            if !ok {
+            self.json.clear();
+            if serde_json::to_writer(&mut self.json, &(name, value)).is_ok() {
+                hasher.update(&self.json);
+            } else {
                 self.hasher = None;
             }
         }
-        self.context.insert(name, value);
+        if let Some(context) = &mut self.context {
+            context.insert(name, value);
+        }
     }
 
     /// Adds every value of `other` (its hash too; a plain context makes this one plain).
@@ -68,34 +86,28 @@ impl PageContext {
             (Some(hasher), Some(theirs)) => hasher.update(theirs.finalize()),
             _ => self.hasher = None,
         }
-        self.context.extend(other.context);
+        if let (Some(context), Some(theirs)) = (&mut self.context, other.context) {
+            context.extend(theirs);
+        }
     }
 
-    /// The context for Tera, and the hash of its values if every value was hashed.
+    /// The context for Tera (empty when only keyed), and the hash of its values if every
+    /// value was hashed.
     pub(crate) fn into_parts(self) -> (tera::Context, Option<[u8; 32]>) {
-        (self.context, self.hasher.map(|h| h.finalize().into()))
+        (
+            self.context.unwrap_or_default(),
+            self.hasher.map(|h| h.finalize().into()),
+        )
     }
 }
 
 impl From<tera::Context> for PageContext {
     fn from(context: tera::Context) -> PageContext {
         PageContext {
-            context,
+            context: Some(context),
             hasher: None,
+            json: Vec::new(),
         }
-    }
-}
-
-struct HashWriter<'h>(&'h mut Sha256);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.update(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

@@ -307,6 +307,33 @@ impl<'a> Renderer<'a> {
         self.page_with_body(out, template, url, ctx.into(), None)
     }
 
+    /// [`Renderer::page`] with the values `fill` puts in the context. `fill` runs once to
+    /// key the page and, only if the page must be rendered, again to fill Tera's context:
+    /// a rebuild keys every listing page and renders few of them.
+    pub(crate) fn page_lazy(
+        &self,
+        out: &Output,
+        template: &str,
+        url: &str,
+        fill: impl Fn(&mut PageContext),
+    ) -> Result<()> {
+        let file = page_file(url);
+        let mut key = None;
+        if self.pages.is_some() {
+            let mut keyed = PageContext::keyed();
+            fill(&mut keyed);
+            let (_, values) = keyed.into_parts();
+            key = values.and_then(|values| self.page_key(template, &file, &values, BodyKey::None));
+            if self.kept(out, &file, key.as_ref()) {
+                return Ok(());
+            }
+        }
+        let mut plain = PageContext::from(tera::Context::new());
+        fill(&mut plain);
+        let (ctx, _) = plain.into_parts();
+        self.render_page(out, template, url, &file, ctx, None, key)
+    }
+
     /// [`Renderer::page`], with `body` (a compact body, see [`COMPACT_BODY_KINDS`]) standing
     /// in the context as [`BODY_SLOT`]: the page around it is rewritten and minified without
     /// it, and the body, relinked only if it may hold a site path, is spliced in afterwards.
@@ -496,7 +523,7 @@ impl<'a> Renderer<'a> {
         // Keyed by the body's identity and a context without the body, so an unchanged page
         // is found without reading its body; rendered, it gets the full context.
         let file = page_file(url);
-        let keyed = PageContext::new();
+        let keyed = PageContext::keyed();
         let (_, values) = self
             .document_context(keyed, docs, collection, agency_index, doc, "")
             .into_parts();
@@ -776,7 +803,6 @@ impl<'a> Renderer<'a> {
                 } => {
                     let base = format!("/{}/{}", agency.slug, AGENCY_SORTS[*sort].0);
                     let (pager, slice) = paginate(ids, *page, page_size, &base);
-                    let mut ctx = PageContext::new();
                     #[derive(Serialize)]
                     struct AgencyView<'x> {
                         #[serde(flatten)]
@@ -784,33 +810,35 @@ impl<'a> Renderer<'a> {
                         website: Option<&'x str>,
                         description: Option<&'x str>,
                     }
-                    ctx.insert(
-                        "agency",
-                        &AgencyView {
-                            card: agency_card(agency),
-                            website: agency.website.as_deref(),
-                            description: agency.description.as_deref(),
-                        },
-                    );
-                    ctx.insert(
-                        "docs",
-                        &slice.iter().map(|&id| card_of(id)).collect::<Vec<_>>(),
-                    );
-                    ctx.insert("pager", &pager);
-                    let sorts: Vec<Sort> = AGENCY_SORTS
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (folder, label))| Sort {
-                            label,
-                            url: format!("/{}/{folder}", agency.slug),
-                            active: i == *sort,
-                        })
-                        .collect();
-                    ctx.insert("sorts", &sorts);
                     let tables = self.agency_tables.get(&agency.slug);
-                    ctx.insert("tables", &tables.map_or(&[][..], Vec::as_slice));
-                    ctx.insert("feed_url", &format!("/{}/feed.xml", agency.slug));
-                    self.page(out, "agency.html", &page_url(&base, *page)[1..], ctx)
+                    let fill = |ctx: &mut PageContext| {
+                        ctx.insert(
+                            "agency",
+                            &AgencyView {
+                                card: agency_card(agency),
+                                website: agency.website.as_deref(),
+                                description: agency.description.as_deref(),
+                            },
+                        );
+                        ctx.insert(
+                            "docs",
+                            &slice.iter().map(|&id| card_of(id)).collect::<Vec<_>>(),
+                        );
+                        ctx.insert("pager", &pager);
+                        let sorts: Vec<Sort> = AGENCY_SORTS
+                            .iter()
+                            .enumerate()
+                            .map(|(i, (folder, label))| Sort {
+                                label,
+                                url: format!("/{}/{folder}", agency.slug),
+                                active: i == *sort,
+                            })
+                            .collect();
+                        ctx.insert("sorts", &sorts);
+                        ctx.insert("tables", &tables.map_or(&[][..], Vec::as_slice));
+                        ctx.insert("feed_url", &format!("/{}/feed.xml", agency.slug));
+                    };
+                    self.page_lazy(out, "agency.html", &page_url(&base, *page)[1..], fill)
                 }
                 Job::Term {
                     taxonomy,
@@ -820,22 +848,23 @@ impl<'a> Renderer<'a> {
                     let (folder, title) = TAXONOMIES[*taxonomy];
                     let base = format!("/{folder}/{}/", term.slug);
                     let (pager, slice) = paginate(&term.docs, *page, page_size, &base);
-                    let mut ctx = PageContext::new();
-                    ctx.insert("taxonomy", &taxonomy_view(folder, title));
-                    ctx.insert(
-                        "term",
-                        &Count {
-                            name: term.name.clone(),
-                            url: base.clone(),
-                            count: term.docs.len(),
-                        },
-                    );
-                    ctx.insert(
-                        "docs",
-                        &slice.iter().map(|&id| card_of(id)).collect::<Vec<_>>(),
-                    );
-                    ctx.insert("pager", &pager);
-                    self.page(out, "term.html", &page_url(&base, *page)[1..], ctx)
+                    let fill = |ctx: &mut PageContext| {
+                        ctx.insert("taxonomy", &taxonomy_view(folder, title));
+                        ctx.insert(
+                            "term",
+                            &Count {
+                                name: term.name.clone(),
+                                url: base.clone(),
+                                count: term.docs.len(),
+                            },
+                        );
+                        ctx.insert(
+                            "docs",
+                            &slice.iter().map(|&id| card_of(id)).collect::<Vec<_>>(),
+                        );
+                        ctx.insert("pager", &pager);
+                    };
+                    self.page_lazy(out, "term.html", &page_url(&base, *page)[1..], fill)
                 }
             })
             .collect::<Result<()>>()?;
@@ -900,7 +929,7 @@ impl<'a> Renderer<'a> {
 
     /// Sets the home-page introduction (safe HTML).
     pub fn set_intro(&mut self, html: Option<String>) {
-        let mut intro = PageContext::new();
+        let mut intro = PageContext::keyed();
         intro.insert("intro_html", &html);
         let (_, values) = intro.into_parts();
         let values = values.expect("a string is hashed");

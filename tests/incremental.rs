@@ -446,14 +446,18 @@ fn assert_same_tree(dir: &Path, clean_dir: &Path, what: &str) {
 }
 
 /// Edits the first Markdown note of the archive at `root` (in path order).
-fn add_a_paragraph_to_the_first_note(root: &Path) {
-    let note = walkdir::WalkDir::new(root.join("content"))
+fn first_note(root: &Path) -> std::path::PathBuf {
+    walkdir::WalkDir::new(root.join("content"))
         .sort_by_file_name()
         .into_iter()
         .filter_map(Result::ok)
         .find(|e| e.path().extension().is_some_and(|x| x == "md") && e.file_name() != "_index.md")
         .unwrap()
-        .into_path();
+        .into_path()
+}
+
+fn add_a_paragraph_to_the_first_note(root: &Path) {
+    let note = first_note(root);
     let text = std::fs::read_to_string(&note).unwrap();
     std::fs::write(&note, format!("{text}\n\nA paragraph added later.\n")).unwrap();
 }
@@ -544,6 +548,27 @@ fn pages_are_rendered_again_only_when_what_they_show_changes() {
     let clean_dir = work.path().join("clean-2");
     build_to_disk(archive.path(), &clean_dir);
     assert_same_tree(&public, &clean_dir, "after a document edit");
+
+    // A retitled document: its page, its neighbours' and every listing that shows it (its
+    // agency's three orders, two tags, a year, a kind) are rendered again.
+    let note = first_note(archive.path());
+    let text = std::fs::read_to_string(&note).unwrap();
+    let retitled_text = text.replacen(
+        "title: \"Security Advisory for Nightlife Venues\"",
+        "title: \"Nightlife Venues: A Retitled Advisory\"",
+        1,
+    );
+    assert_ne!(text, retitled_text, "the first note has that title");
+    std::fs::write(&note, retitled_text).unwrap();
+    let retitled = build_cached_in_place(archive.path(), &public, &cache);
+    assert!(
+        retitled.pages_rendered >= 8 && retitled.pages_rendered * 5 < total,
+        "a retitled document renders the pages that show it: {} of {total}",
+        retitled.pages_rendered
+    );
+    let clean_dir = work.path().join("clean-3");
+    build_to_disk(archive.path(), &clean_dir);
+    assert_same_tree(&public, &clean_dir, "after a document is retitled");
 }
 
 #[test]

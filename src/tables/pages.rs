@@ -511,20 +511,21 @@ impl TableSet {
                 json!({"url": format!("/{}{}/", table.base, table.rows.slug(i)), "title": table.rows.title(i)})
             })
         };
-        let mut ctx = PageContext::new();
-        ctx.insert("record", &view);
-        ctx.insert("table", &self.table_view(t));
-        ctx.insert(
+        let fill = |ctx: &mut PageContext| {
+            ctx.insert("record", &view);
+            ctx.insert("table", &self.table_view(t));
+            ctx.insert(
             "agency",
             &json!({"name": agency, "url": format!("/{}/", table.agency), "slug": table.agency}),
         );
-        ctx.insert("doc", &json!({"title": doc.title, "url": format!("/{}", doc.url),
+            ctx.insert("doc", &json!({"title": doc.title, "url": format!("/{}", doc.url),
             "original_url": doc.original_url.as_ref().map(|u| format!("/{u}")), "file_name": doc.source.file_name()}));
-        ctx.insert("prev", &r.checked_sub(1).and_then(neighbour));
-        ctx.insert("next", &neighbour(r + 1));
-        ctx.insert("feed_url", &format!("/{}/feed.xml", table.agency));
-        fix_crumbs(&mut ctx, self.crumbs(t, Some((title, &view.url))));
-        renderer.page(out, "record.html", &url, ctx)?;
+            ctx.insert("prev", &r.checked_sub(1).and_then(neighbour));
+            ctx.insert("next", &neighbour(r + 1));
+            ctx.insert("feed_url", &format!("/{}/feed.xml", table.agency));
+            fix_crumbs(ctx, self.crumbs(t, Some((title, &view.url))));
+        };
+        renderer.page_lazy(out, "record.html", &url, fill)?;
         if let Some(sink) = sink {
             sink(&SearchRecord {
                 url: &url,
