@@ -26,6 +26,7 @@ pub mod search_index;
 pub mod serve;
 pub mod slug;
 mod spill;
+pub mod stamps;
 pub mod tables;
 pub mod theme;
 mod yaml;
@@ -46,6 +47,7 @@ use cache::Cache;
 use discover::SourceFile;
 use document::{Body, BodyIdentity, BodySpill, Document, LazyBody, SpilledBody, excerpt};
 use extract::{ExtractContext, Extractor, Metadata};
+use stamps::{SourceStamps, Stamp};
 
 /// Sitemaps hold at most this many URLs each (the protocol's limit).
 const SITEMAP_LIMIT: usize = 50_000;
@@ -81,10 +83,18 @@ pub fn build(options: &BuildOptions, out: &Output, progress: Progress<'_>) -> Re
 
 fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -> Result<Report> {
     let mut timer = Timer::new();
+    // Before any file is looked at: stamps recorded by this build vouch for files older.
+    let started = std::time::SystemTime::now();
     let config = Config::load(&options.root)?;
     let theme = theme::Theme::load(&options.root, &config)?;
     let mut report = Report::default();
     let cache = open_cache(options, &config, &mut report);
+    // A table that is missing or damaged only means every file is read this time.
+    let stamps = cache
+        .get_decoded(stamps::NAMESPACE, SourceStamps::cache_key(), |bytes| {
+            SourceStamps::decode(bytes, started)
+        })
+        .unwrap_or_else(|| SourceStamps::new(started));
     let mut discovery = discover::discover(&options.content_dir(), &config, &mut report)?;
     timer.lap("discover");
 
@@ -102,7 +112,8 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         .into_par_iter()
         .enumerate()
         .map(|(id, source)| {
-            let (doc, body, cached) = extract_one(id, source, &config, &extractors, &cache);
+            let (doc, body, cached) =
+                extract_one(id, source, &config, &extractors, &cache, &stamps);
             progress(ProgressEvent::Extracted);
             // The table pass rewrites table documents' bodies, so those (few, small) stay. A
             // body the cache holds is read back from there: parking a second copy cost a
@@ -121,6 +132,14 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         })
         .collect::<Result<_>>()?;
     let (mut docs, mut parked): (Vec<Document>, Vec<Parked>) = extracted.into_iter().unzip();
+    if cache.is_enabled()
+        && let Some(table) = stamps.changed()
+        && let Err(err) = cache.put(stamps::NAMESPACE, SourceStamps::cache_key(), &table)
+    {
+        report.warn(".", format!("source stamps not cached: {err}"));
+    }
+    (report.summary.sources_read, report.summary.sources_vouched) = stamps.counts();
+    drop(stamps);
     timer.lap("extract");
 
     // URLs must be fixed before anything links to a document.
@@ -390,17 +409,18 @@ fn extract_one(
     config: &Config,
     extractors: &[Box<dyn Extractor>],
     cache: &Cache,
+    stamps: &SourceStamps,
 ) -> (Document, Body, Option<StoredBody>) {
     let mut warnings = Vec::new();
-    let (bytes, sha256) = match read_source(&source) {
-        Ok(read) => read,
-        Err(err) => {
-            warnings.push(format!(
-                "could not read the file ({err}): published without content"
-            ));
-            (Vec::new(), String::new())
-        }
-    };
+    // Taken before the file is read, so a change while it is read moves the stamp.
+    let stamp = std::fs::metadata(&source.abs_path)
+        .ok()
+        .and_then(|meta| Stamp::of(&meta));
+    let vouched = stamp.and_then(|stamp| stamps.known(&source.rel_path, &stamp));
+    // A file its stamp vouches for is read only if the cache no longer holds its extraction.
+    let mut read = vouched
+        .is_none()
+        .then(|| read_source_or_warn(&source, &mut warnings));
     let sidecar = source.sidecar.as_ref().and_then(|path| {
         match std::fs::read_to_string(path)
             .map_err(Error::from)
@@ -423,13 +443,41 @@ fn extract_one(
     if source.size == 0 {
         warnings.push("empty file".to_owned());
     }
-    let ctx = ExtractContext {
-        source: &source,
-        bytes: &bytes,
-        sidecar: sidecar.as_ref(),
-        config,
+    let hit = vouched.as_deref().and_then(|sha256| {
+        let ctx = ExtractContext {
+            source: &source,
+            bytes: &[],
+            sidecar: sidecar.as_ref(),
+            config,
+        };
+        cache_lookup(extractors, &ctx, sha256, cache)
+    });
+    let (bytes, sha256, outcome, cached, was_read) = match (hit, vouched) {
+        (Some((outcome, stored)), Some(sha256)) => {
+            (Vec::new(), sha256, outcome, Some(stored), false)
+        }
+        (_, vouched) => {
+            let (bytes, sha256) = read
+                .take()
+                .unwrap_or_else(|| read_source_or_warn(&source, &mut warnings));
+            let ctx = ExtractContext {
+                source: &source,
+                bytes: &bytes,
+                sidecar: sidecar.as_ref(),
+                config,
+            };
+            let looked_up = vouched.is_some_and(|sha| sha == sha256);
+            let (outcome, cached) =
+                cached_extract(extractors, &ctx, &sha256, cache, &mut warnings, !looked_up);
+            (bytes, sha256, outcome, cached, true)
+        }
     };
-    let (outcome, cached) = cached_extract(extractors, &ctx, &sha256, cache, &mut warnings);
+    stamps.count(was_read);
+    if let Some(stamp) = stamp
+        && !sha256.is_empty()
+    {
+        stamps.record(&source.rel_path, stamp, &sha256, was_read);
+    }
     let extracted = outcome.extracted;
     warnings.extend(extracted.warnings);
     let meta = extracted.meta;
@@ -505,50 +553,16 @@ fn cached_extract(
     sha256: &str,
     cache: &Cache,
     warnings: &mut Vec<String>,
+    look_up: bool,
 ) -> (extract::Outcome, Option<StoredBody>) {
     // An unread file has no content hash to key on.
     if !cache.is_enabled() || sha256.is_empty() {
         return (extract::run(extractors, ctx), None);
     }
-    let sidecar = format!("{:?}", ctx.sidecar);
-    let size = ctx.source.size.to_le_bytes();
-    let key = cache::key([
-        ctx.source.rel_path.as_bytes(),
-        &size[..],
-        sha256.as_bytes(),
-        sidecar.as_bytes(),
-    ]);
-    let identity = output::digest_of_hex(&key).expect("cache keys are SHA-256 in hex");
-    if let Some(cached) = cache.get_decoded(cache::EXTRACT_META, &key, |bytes| {
-        cache::decode_outcome(bytes, extractors)
-    }) {
-        let derived = cached.derived;
-        if cached.outcome.kind != "table" {
-            if let Some(entry) = cache.check(cache::EXTRACT, &key) {
-                let stored = StoredBody {
-                    entry,
-                    identity,
-                    derived,
-                    text_start: Some(cached.text_start),
-                };
-                return (cached.outcome, Some(stored));
-            }
-        } else if let Some((body, entry)) =
-            cache.get_decoded_at(cache::EXTRACT, &key, |bytes| cache::body_of(bytes).ok())
-        {
-            let mut outcome = cached.outcome;
-            outcome.extracted.body_html = body.html;
-            outcome.extracted.text = body.text;
-            outcome.extracted.derived = body.derived;
-            let stored = StoredBody {
-                entry,
-                identity,
-                derived,
-                text_start: None,
-            };
-            return (outcome, Some(stored));
-        }
+    if look_up && let Some((outcome, stored)) = cache_lookup(extractors, ctx, sha256, cache) {
+        return (outcome, Some(stored));
     }
+    let (key, identity) = extraction_key(ctx, sha256);
     let outcome = extract::run(extractors, ctx);
     if outcome.extracted.transient {
         return (outcome, None);
@@ -577,6 +591,61 @@ fn cached_extract(
     }
 }
 
+/// The cache key of a file's extraction, and the identity of its body.
+fn extraction_key(ctx: &ExtractContext<'_>, sha256: &str) -> (String, BodyIdentity) {
+    let sidecar = format!("{:?}", ctx.sidecar);
+    let size = ctx.source.size.to_le_bytes();
+    let key = cache::key([
+        ctx.source.rel_path.as_bytes(),
+        &size[..],
+        sha256.as_bytes(),
+        sidecar.as_bytes(),
+    ]);
+    let identity = output::digest_of_hex(&key).expect("cache keys are SHA-256 in hex");
+    (key, identity)
+}
+
+/// The stored extraction of the file `ctx` names, whose bytes hash to `sha256`; `ctx.bytes`
+/// are not needed. See [`cached_extract`].
+fn cache_lookup(
+    extractors: &[Box<dyn Extractor>],
+    ctx: &ExtractContext<'_>,
+    sha256: &str,
+    cache: &Cache,
+) -> Option<(extract::Outcome, StoredBody)> {
+    if !cache.is_enabled() || sha256.is_empty() {
+        return None;
+    }
+    let (key, identity) = extraction_key(ctx, sha256);
+    let cached = cache.get_decoded(cache::EXTRACT_META, &key, |bytes| {
+        cache::decode_outcome(bytes, extractors)
+    })?;
+    let derived = cached.derived;
+    if cached.outcome.kind != "table" {
+        let entry = cache.check(cache::EXTRACT, &key)?;
+        let stored = StoredBody {
+            entry,
+            identity,
+            derived,
+            text_start: Some(cached.text_start),
+        };
+        return Some((cached.outcome, stored));
+    }
+    let (body, entry) =
+        cache.get_decoded_at(cache::EXTRACT, &key, |bytes| cache::body_of(bytes).ok())?;
+    let mut outcome = cached.outcome;
+    outcome.extracted.body_html = body.html;
+    outcome.extracted.text = body.text;
+    outcome.extracted.derived = body.derived;
+    let stored = StoredBody {
+        entry,
+        identity,
+        derived,
+        text_start: None,
+    };
+    Some((outcome, stored))
+}
+
 /// Opens the incremental cache named by the options. A cache that cannot be used is a warning
 /// and a build from scratch, never a failed build.
 fn open_cache(options: &BuildOptions, config: &Config, report: &mut Report) -> Cache {
@@ -593,6 +662,16 @@ fn open_cache(options: &BuildOptions, config: &Config, report: &mut Report) -> C
             Cache::disabled()
         }
     }
+}
+
+/// [`read_source`], its failure a warning and an empty, unhashed file.
+fn read_source_or_warn(source: &SourceFile, warnings: &mut Vec<String>) -> (Vec<u8>, String) {
+    read_source(source).unwrap_or_else(|err| {
+        warnings.push(format!(
+            "could not read the file ({err}): published without content"
+        ));
+        (Vec::new(), String::new())
+    })
 }
 
 /// Reads a file for extraction and hashes all of it. Files over the extraction cap are

@@ -267,6 +267,10 @@ fn build_once(options: &BuildOptions, args: &BuildArgs) -> Result<Report> {
             report.summary.snapshot_blocks
         );
         eprintln!(
+            "  sources    {} read and hashed, {} unchanged by their stamps and not read",
+            report.summary.sources_read, report.summary.sources_vouched
+        );
+        eprintln!(
             "  pages      {} rendered, {} unchanged and not rendered again; {} bodies read",
             report.summary.pages_rendered, report.summary.pages_reused, report.summary.bodies_read
         );

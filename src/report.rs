@@ -77,6 +77,11 @@ pub struct Summary {
     /// Seconds the render threads spent on the search index (tokenizing and storing each page's
     /// text), summed over threads; the `render` and `records` stages include them.
     pub search_seconds: f64,
+    /// Source files read and hashed.
+    pub sources_read: usize,
+    /// Source files not read: their stamp vouched that they are as the previous build read
+    /// them, and the cache held their extraction (see `leakpress::stamps`).
+    pub sources_vouched: usize,
     /// Documents and records whose search terms came from the previous build's snapshot.
     pub search_reused: usize,
     /// Blocks of search postings the build kept for the next one.

@@ -17,6 +17,9 @@ struct Build {
     /// The build's own warnings (about the whole build, not one file).
     warnings: Vec<String>,
     documents: usize,
+    /// Source files read and hashed, and those taken on their stamp's word.
+    sources_read: usize,
+    sources_vouched: usize,
 }
 
 fn build_with_cache(root: &Path, cache: &Path, jobs: usize) -> Build {
@@ -38,6 +41,8 @@ fn build_with_cache(root: &Path, cache: &Path, jobs: usize) -> Build {
             .map(|w| w.message.clone())
             .collect(),
         documents: report.summary.documents,
+        sources_read: report.summary.sources_read,
+        sources_vouched: report.summary.sources_vouched,
     }
 }
 
@@ -93,9 +98,11 @@ fn warm_rebuild_is_byte_identical_and_reuses_every_extraction() {
         warm.documents
     );
     assert_eq!(warm.stats.hits, cold.stats.written, "{:?}", warm.stats);
+    // The files were copied moments before the cold build, too recently for their stamps to
+    // vouch for them: the warm build reads them, and stores the stamps again.
     assert_eq!(
         (warm.stats.written, warm.stats.corrupt, warm.stats.pruned),
-        (0, 0, 0)
+        (usize::from(warm.sources_read > 0), 0, 0)
     );
 
     let uncached = common::build_memory(archive.path(), false, Some(1));
@@ -121,10 +128,11 @@ fn a_changed_document_is_extracted_and_tokenized_again_and_its_old_entries_prune
     )
     .unwrap();
 
-    // The changed document has two entries, its extraction's metadata and its body; its
-    // search terms are tokenized again and every other document's come from the snapshot.
+    // The changed document has two entries, its extraction's metadata and its body (and
+    // the source stamps are stored again); its search terms are tokenized again and every
+    // other document's come from the snapshot.
     let warm = build_with_cache(archive.path(), cache.path(), 2);
-    assert_eq!(warm.stats.written, 2, "{:?}", warm.stats);
+    assert_eq!(warm.stats.written, 3, "{:?}", warm.stats);
     assert_eq!(warm.stats.hits, cold.stats.written - 2, "{:?}", warm.stats);
     assert_eq!(
         warm.stats.pruned, 2,
@@ -173,11 +181,61 @@ fn damaged_entries_are_detected_and_redone_not_trusted() {
     bytes[starts[4] + 36] ^= 1;
     std::fs::write(pack, bytes).unwrap();
 
-    // Each damaged record is found, and its document extracted and stored again whole.
+    // Each damaged record is found, and its document extracted and stored again whole (and
+    // the source stamps stored again).
     let warm = build_with_cache(archive.path(), cache.path(), 2);
     assert_eq!(warm.stats.corrupt, 3, "{:?}", warm.stats);
-    assert_eq!(warm.stats.written, 6, "{:?}", warm.stats);
+    assert_eq!(warm.stats.written, 7, "{:?}", warm.stats);
     assert_same_site(&cold, &warm, "rebuild over a damaged cache");
+}
+
+#[test]
+fn files_their_stamps_vouch_for_are_not_read_and_a_changed_file_is() {
+    let archive = common::copy_archive(&common::sample_root());
+    let cache = tempfile::tempdir().unwrap();
+    // Stamps vouch only for files older than the recording build's start by the margin.
+    let margin = u64::try_from(leakpress::stamps::CLOCK_MARGIN_NANOS).unwrap();
+    std::thread::sleep(std::time::Duration::from_nanos(margin + 200_000_000));
+    let cold = build_with_cache(archive.path(), cache.path(), 2);
+    assert_eq!(cold.sources_vouched, 0);
+    let total = cold.sources_read;
+    assert!(total > 50, "{total} files");
+
+    let warm = build_with_cache(archive.path(), cache.path(), 2);
+    assert_eq!((warm.sources_read, warm.sources_vouched), (0, total));
+    assert_eq!(
+        warm.stats.written, 0,
+        "nothing new to store: {:?}",
+        warm.stats
+    );
+    assert_same_site(&cold, &warm, "a rebuild that reads no file");
+
+    // Same size, same modification time, other bytes: the inode change time gives it away.
+    let doc = archive.path().join(
+        "content/riverside-fusion-center/bulletins/2020/2020-06-01-situational-awareness-update.md",
+    );
+    let text = std::fs::read_to_string(&doc).unwrap();
+    let modified = std::fs::metadata(&doc).unwrap().modified().unwrap();
+    let swapped = text.replacen("the", "THE", 1);
+    assert_ne!(swapped, text);
+    std::fs::write(&doc, &swapped).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&doc)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    let edited = build_with_cache(archive.path(), cache.path(), 2);
+    assert_eq!(
+        (edited.sources_read, edited.sources_vouched),
+        (1, total - 1)
+    );
+    let page =
+        "riverside-fusion-center/bulletins-2020-2020-06-01-situational-awareness-update/index.html";
+    let html = String::from_utf8(edited.files[page].clone()).unwrap();
+    assert!(html.contains("THE"), "the page shows the new text");
+    let fresh = common::build_memory(archive.path(), false, Some(2));
+    assert_eq!(fresh.files, edited.files, "differs from a clean build");
 }
 
 /// The snapshot's files in the cache: (name, path).
