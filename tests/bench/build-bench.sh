@@ -8,7 +8,8 @@
 # document, paginated sections and tag taxonomies and a sitemap, without search or minifying;
 # leakpress does all of that plus minified pages, browse pages, feeds and the manifest.
 # Then it times a `cp -r` of the corpus and the output (the physical limit), and an in-place
-# rebuild after one document is edited, which must equal a clean build byte for byte.
+# rebuild with nothing changed, then one after a document is edited, which must equal a clean
+# build byte for byte.
 set -euo pipefail
 docs=${1:-10000}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -109,7 +110,14 @@ read -r cp_wall _ _ <<<"$(measure copy sh -c "cp -r '$corpus/content' '$trash/co
 printf 'cp -r of the corpus and the output: %.2f s; leakpress build / copy: %.2fx\n' \
   "$cp_wall" "$(echo "$lp_wall / $cp_wall" | bc -l)"
 
-# Incremental: one document edited, rebuilt in place with the cache the first build left.
+# Incremental: first nothing changed, then one document edited, rebuilt in place with the
+# cache. The first build hard-linked every original into the output, which moved each source's
+# inode change time: the unchanged rebuild reads every file once more to record stamps that
+# vouch for them (see src/stamps.rs), once they are older than the build by the clock margin.
+sleep 4
+read -r nc_wall nc_cpu nc_rss <<<"$(measure unchanged "$leakpress" --root "$corpus" build --out "$work/out-leakpress" --timings)"
+printf 'nothing changed, rebuilt in place: %.2f s wall, %.2f s CPU, %.0f MB; / full build: %.3fx\n' \
+  "$nc_wall" "$nc_cpu" "$((nc_rss / 1024))" "$(echo "$nc_wall / $lp_wall" | bc -l)"
 edited=$(find "$corpus/content" -name '*.md' | sort | sed -n 2p)
 cp "$edited" "$trash/edited.md"
 trap 'cp "$trash/edited.md" "$edited"; cleanup' EXIT
@@ -117,7 +125,7 @@ printf '\nEdited for the incremental benchmark.\n' >>"$edited"
 read -r in_wall in_cpu in_rss <<<"$(measure incremental "$leakpress" --root "$corpus" build --out "$work/out-leakpress" --timings)"
 printf 'one document edited, rebuilt in place: %.2f s wall, %.2f s CPU, %.0f MB; / full build: %.3fx\n' \
   "$in_wall" "$in_cpu" "$((in_rss / 1024))" "$(echo "$in_wall / $lp_wall" | bc -l)"
-grep -E '^\s+(pages|output)\s' "$work/log-incremental" || true
+grep -E '^\s+(sources|pages|output)\s' "$work/log-incremental" || true
 # The rebuilt folder must equal a clean build of the edited corpus.
 "$leakpress" --root "$corpus" build --out "$trash/clean" --no-cache >/dev/null 2>&1
 if diff -rq "$work/out-leakpress" "$trash/clean" >"$work/diff-incremental"; then
