@@ -475,6 +475,7 @@ fn extract_one(
     stamps.count(was_read);
     if let Some(stamp) = stamp
         && !sha256.is_empty()
+        && cache.is_enabled()
     {
         stamps.record(&source.rel_path, stamp, &sha256, was_read);
     }

@@ -80,8 +80,13 @@ impl PageContext {
         }
     }
 
-    /// Adds every value of `other` (its hash too; a plain context makes this one plain).
+    /// Adds every value of `other` (its hash too; a plain context makes this one plain). A
+    /// keyed context extends only a keyed one: its values are not there to render.
     pub fn extend(&mut self, other: PageContext) {
+        debug_assert!(
+            self.context.is_none() || other.context.is_some(),
+            "a keyed context's values cannot be rendered"
+        );
         match (&mut self.hasher, other.hasher) {
             (Some(hasher), Some(theirs)) => hasher.update(theirs.finalize()),
             _ => self.hasher = None,
@@ -91,13 +96,22 @@ impl PageContext {
         }
     }
 
-    /// The context for Tera (empty when only keyed), and the hash of its values if every
-    /// value was hashed.
+    /// The context for Tera, and the hash of its values if every value was hashed. Not for
+    /// a keyed context, which has no values to render ([`PageContext::into_key`]).
     pub(crate) fn into_parts(self) -> (tera::Context, Option<[u8; 32]>) {
+        debug_assert!(
+            self.context.is_some(),
+            "a keyed context has nothing to render"
+        );
         (
             self.context.unwrap_or_default(),
             self.hasher.map(|h| h.finalize().into()),
         )
+    }
+
+    /// The hash of the values, if every value was hashed.
+    pub(crate) fn into_key(self) -> Option<[u8; 32]> {
+        self.hasher.map(|h| h.finalize().into())
     }
 }
 
@@ -209,6 +223,11 @@ impl PageTable {
             stored: bytes.to_vec(),
             current: Mutex::default(),
         })
+    }
+
+    /// Whether the previous build wrote a page at `path`.
+    pub fn knows(&self, path: &str) -> bool {
+        self.previous.contains_key(path)
     }
 
     /// The SHA-256 the previous build wrote at `path` under `key`, if the key is the same.

@@ -318,15 +318,25 @@ impl<'a> Renderer<'a> {
         fill: impl Fn(&mut PageContext),
     ) -> Result<()> {
         let file = page_file(url);
-        let mut key = None;
-        if self.pages.is_some() {
-            let mut keyed = PageContext::keyed();
-            fill(&mut keyed);
-            let (_, values) = keyed.into_parts();
-            key = values.and_then(|values| self.page_key(template, &file, &values, BodyKey::None));
-            if self.kept(out, &file, key.as_ref()) {
-                return Ok(());
-            }
+        let Some(pages) = &self.pages else {
+            let mut plain = PageContext::from(tera::Context::new());
+            fill(&mut plain);
+            return self.render_page(out, template, url, &file, plain.into_parts().0, None, None);
+        };
+        // A page the previous build did not write is rendered whatever its key: one pass
+        // both keys it and fills the context.
+        if !pages.knows(&file) {
+            let mut ctx = PageContext::new();
+            fill(&mut ctx);
+            return self.page(out, template, url, ctx);
+        }
+        let mut keyed = PageContext::keyed();
+        fill(&mut keyed);
+        let key = keyed
+            .into_key()
+            .and_then(|values| self.page_key(template, &file, &values, BodyKey::None));
+        if self.kept(out, &file, key.as_ref()) {
+            return Ok(());
         }
         let mut plain = PageContext::from(tera::Context::new());
         fill(&mut plain);
@@ -524,9 +534,9 @@ impl<'a> Renderer<'a> {
         // is found without reading its body; rendered, it gets the full context.
         let file = page_file(url);
         let keyed = PageContext::keyed();
-        let (_, values) = self
+        let values = self
             .document_context(keyed, docs, collection, agency_index, doc, "")
-            .into_parts();
+            .into_key();
         let key = values.and_then(|values| {
             self.page_key(template, &file, &values, BodyKey::Extracted(identity))
         });
@@ -931,7 +941,7 @@ impl<'a> Renderer<'a> {
     pub fn set_intro(&mut self, html: Option<String>) {
         let mut intro = PageContext::keyed();
         intro.insert("intro_html", &html);
-        let (_, values) = intro.into_parts();
+        let values = intro.into_key();
         let values = values.expect("a string is hashed");
         self.base_key = page_cache::page_key(&[&self.base_key, &values]);
         self.base.insert("intro_html", &html);

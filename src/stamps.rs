@@ -6,13 +6,21 @@
 //! Any write, truncation, rename onto the path or change of times moves the ctime to the
 //! present, and no program can set it back. The build records each file's stamp, taken before
 //! the file is read, beside its SHA-256; the next build takes the SHA-256 without reading the
-//! file when the stamp is the same and both times are older than the recording build's start
+//! file when the stamp is the same and its ctime is older than the recording build's start
 //! by [`CLOCK_MARGIN_NANOS`]. The margin covers a coarse file-system clock: a file changed
 //! twice within one tick, once before its stamp was taken and once after, would keep its
 //! stamp; a file that old cannot have changed after the recording build read it. This is the
-//! rule git uses for its index ("racy git"), and what make and rsync trust with less. Two
-//! things escape it, as they escape those: a clock set back, and a file server whose clock
-//! lags the build machine's by more than the margin. `--no-cache` reads every file.
+//! rule git uses for its index ("racy git"), and what make and rsync trust with less. Only
+//! the ctime's age counts: setting a modification time moves the ctime too, and leaked files
+//! often carry modification times in the future, which would never vouch. What escapes the
+//! rule escapes git and rsync as well: a clock set back; a file server whose clock lags the
+//! build machine's by more than the margin; a network file system's client that caches
+//! attributes (NFS keeps them up to a minute by default), so that a file changed on another
+//! machine just before a build still shows its old stamp. `--no-cache` reads every file.
+//!
+//! Publishing a document's original hard-links it into the output, which moves the source's
+//! ctime: after a build into an empty output folder, the next build reads every file once
+//! more and records stamps that vouch from then on.
 //!
 //! The table is one cache entry ([`NAMESPACE`]): a magic line, the recording build's start
 //! (i64 nanoseconds since the epoch) and the entry count (u32), then per file its path's
@@ -161,9 +169,8 @@ impl SourceStamps {
     /// vouches that the file is unchanged since.
     pub fn known(&self, path: &str, stamp: &Stamp) -> Option<String> {
         let (old, sha) = self.previous.get(path)?;
-        let settled = |time: i64| time < self.recorded_at.saturating_sub(CLOCK_MARGIN_NANOS);
-        (old == stamp && settled(stamp.modified) && settled(stamp.changed))
-            .then(|| hex::encode(sha))
+        let settled = stamp.changed < self.recorded_at.saturating_sub(CLOCK_MARGIN_NANOS);
+        (old == stamp && settled).then(|| hex::encode(sha))
     }
 
     /// Notes the file at `path`, its stamp taken before it was read, and its SHA-256 (hex);
@@ -241,18 +248,29 @@ mod tests {
     const SHA: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
     #[test]
-    fn a_stamp_vouches_only_when_the_same_and_older_than_the_recording_build_by_the_margin() {
+    fn a_stamp_vouches_only_when_the_same_and_changed_before_the_recording_build_by_the_margin() {
         let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         let at = nanos_since_epoch(start);
         let first = SourceStamps::new(start);
         let old = stamp(at - CLOCK_MARGIN_NANOS - 1);
         let recent = stamp(at - CLOCK_MARGIN_NANOS + 1);
+        // A modification time in the future (common in leaks) does not matter: the ctime
+        // vouches.
+        let future = Stamp {
+            modified: at + 86_400_000_000_000,
+            ..old
+        };
         first.record("agency/old.pdf", old, SHA, true);
         first.record("agency/recent\tname\n.pdf", recent, SHA, true);
+        first.record("agency/future.pdf", future, SHA, true);
         let bytes = first.changed().expect("files were read");
 
         let next = SourceStamps::decode(&bytes, start + Duration::from_secs(60)).unwrap();
         assert_eq!(next.known("agency/old.pdf", &old).as_deref(), Some(SHA));
+        assert_eq!(
+            next.known("agency/future.pdf", &future).as_deref(),
+            Some(SHA)
+        );
         assert_eq!(
             next.known("agency/recent\tname\n.pdf", &recent),
             None,
@@ -277,6 +295,7 @@ mod tests {
 
         // Every file vouched for and none gone: the table is kept as it was.
         next.record("agency/old.pdf", old, SHA, false);
+        next.record("agency/future.pdf", future, SHA, false);
         next.record("agency/recent\tname\n.pdf", recent, SHA, true);
         let again = next.changed().expect("a file was read");
         let third = SourceStamps::decode(&again, start + Duration::from_secs(120)).unwrap();
@@ -286,6 +305,7 @@ mod tests {
             "recorded again by a later build, it is old enough"
         );
         third.record("agency/old.pdf", old, SHA, false);
+        third.record("agency/future.pdf", future, SHA, false);
         third.record("agency/recent\tname\n.pdf", recent, SHA, false);
         assert!(third.changed().is_none());
         let fourth = SourceStamps::decode(&again, start).unwrap();

@@ -77,7 +77,7 @@ const BLOCK_MIN_BYTES: usize = 192 << 10;
 /// this many, so blocks hold about `BLOCK_MIN_BYTES + BLOCK_END_BYTES` whether the terms are
 /// many and short or few and long.
 const BLOCK_END_BYTES: u64 = 256 << 10;
-/// Past this a block ends after any term (about one block in twenty), so a block stays
+/// Past this a block ends after any term (about one block in 25), so a block stays
 /// small enough to hold.
 const BLOCK_MAX_BYTES: usize = 1 << 20;
 /// A number no build claimed.
@@ -368,13 +368,19 @@ pub(super) struct PostingsReader<'p> {
 
 /// The previous snapshot's blocks, passed from its reader to the next snapshot's writer,
 /// which copies the compressed frame of every block whose raw bytes it would write again.
-/// The reader runs at most a batch ahead of the writer, so the queue stays short.
+/// The reader is about two batches ahead of the writer (one scored, one read), some tens of
+/// blocks; where few old numbers are claimed a batch spans many blocks, so the queue keeps
+/// [`REUSE_QUEUE_BYTES`] at most and drops the oldest past that, which only costs copies.
 #[derive(Clone, Default)]
 pub(super) struct Reuse(Arc<ReuseQueue>);
 
+/// Bytes of old blocks (raw and compressed) waiting for the writer, at most.
+const REUSE_QUEUE_BYTES: usize = 128 << 20;
+
 #[derive(Default)]
 struct ReuseQueue {
-    blocks: Mutex<VecDeque<OldBlock>>,
+    /// The blocks, and their bytes.
+    blocks: Mutex<(VecDeque<OldBlock>, usize)>,
     /// Set when the writer stops (its file failed): the reader then keeps nothing.
     closed: AtomicBool,
 }
@@ -385,15 +391,33 @@ struct OldBlock {
     frame: Vec<u8>,
 }
 
+impl OldBlock {
+    fn bytes(&self) -> usize {
+        self.raw.len() + self.frame.len()
+    }
+}
+
 impl Reuse {
+    /// Queues the blocks that yielded terms (a block none of whose postings were claimed
+    /// cannot be written again).
     fn push(&self, blocks: impl IntoIterator<Item = OldBlock>) {
+        let mut queue = self.lock();
         if self.0.closed.load(Ordering::Relaxed) {
             return;
         }
-        self.lock().extend(blocks);
+        let (blocks_queued, bytes) = &mut *queue;
+        for block in blocks {
+            *bytes += block.bytes();
+            blocks_queued.push_back(block);
+        }
+        while *bytes > REUSE_QUEUE_BYTES
+            && let Some(old) = blocks_queued.pop_front()
+        {
+            *bytes -= old.bytes();
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<OldBlock>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (VecDeque<OldBlock>, usize)> {
         self.0.blocks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -402,25 +426,26 @@ impl Reuse {
     /// passed and dropped.
     fn take_same(&self, raw: &[u8]) -> Option<Vec<u8>> {
         let first = term_text(raw);
-        let mut blocks = self.lock();
+        let mut queue = self.lock();
+        let (blocks, bytes) = &mut *queue;
         while let Some(old) = blocks.front() {
-            match term_text(&old.raw).cmp(first) {
-                std::cmp::Ordering::Less => {
-                    blocks.pop_front();
-                }
-                std::cmp::Ordering::Equal => {
-                    let old = blocks.pop_front()?;
-                    return (old.raw == raw).then_some(old.frame);
-                }
-                std::cmp::Ordering::Greater => return None,
+            let order = term_text(&old.raw).cmp(first);
+            if order == std::cmp::Ordering::Greater {
+                return None;
+            }
+            let old = blocks.pop_front()?;
+            *bytes -= old.bytes();
+            if order == std::cmp::Ordering::Equal {
+                return (old.raw == raw).then_some(old.frame);
             }
         }
         None
     }
 
     fn close(&self) {
+        let mut queue = self.lock();
         self.0.closed.store(true, Ordering::Relaxed);
-        self.lock().clear();
+        *queue = (VecDeque::new(), 0);
     }
 }
 
@@ -514,8 +539,10 @@ impl PostingsReader<'_> {
             let mut old = Vec::with_capacity(blocks.len());
             for (block, frame) in blocks.into_iter().zip(frames) {
                 let (terms, raw) = block?;
+                if !terms.is_empty() {
+                    old.push(OldBlock { raw, frame });
+                }
                 self.ready.extend(terms);
-                old.push(OldBlock { raw, frame });
             }
             if let Some(reuse) = &self.reuse {
                 reuse.push(old);
@@ -865,7 +892,7 @@ impl PostingsWriter {
     /// Writes the last block; returns the file's length and checksum, and (blocks, copied).
     #[allow(clippy::type_complexity)]
     fn close(mut self) -> Result<((u64, [u8; 32]), (usize, usize)), String> {
-        if !self.pending.is_empty() {
+        if !self.pending.is_empty() && self.file.file.is_some() {
             let last = std::mem::take(&mut self.pending);
             self.write_blocks(vec![last]);
         }

@@ -511,15 +511,15 @@ impl TableSet {
                 json!({"url": format!("/{}{}/", table.base, table.rows.slug(i)), "title": table.rows.title(i)})
             })
         };
+        let agency_view =
+            json!({"name": agency, "url": format!("/{}/", table.agency), "slug": table.agency});
+        let doc_view = json!({"title": doc.title, "url": format!("/{}", doc.url),
+            "original_url": doc.original_url.as_ref().map(|u| format!("/{u}")), "file_name": doc.source.file_name()});
         let fill = |ctx: &mut PageContext| {
             ctx.insert("record", &view);
             ctx.insert("table", &self.table_view(t));
-            ctx.insert(
-            "agency",
-            &json!({"name": agency, "url": format!("/{}/", table.agency), "slug": table.agency}),
-        );
-            ctx.insert("doc", &json!({"title": doc.title, "url": format!("/{}", doc.url),
-            "original_url": doc.original_url.as_ref().map(|u| format!("/{u}")), "file_name": doc.source.file_name()}));
+            ctx.insert("agency", &agency_view);
+            ctx.insert("doc", &doc_view);
             ctx.insert("prev", &r.checked_sub(1).and_then(neighbour));
             ctx.insert("next", &neighbour(r + 1));
             ctx.insert("feed_url", &format!("/{}/feed.xml", table.agency));
