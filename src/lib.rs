@@ -412,13 +412,16 @@ fn extract_one(
     stamps: &SourceStamps,
 ) -> (Document, Body, Option<StoredBody>) {
     let mut warnings = Vec::new();
-    // Taken before the file is read, so a change while it is read moves the stamp.
-    let stamp = std::fs::metadata(&source.abs_path)
-        .ok()
+    // Taken before the file is read, so a change while it is read moves the stamp; without
+    // a cache there is no table to keep it in.
+    let stamp = cache
+        .is_enabled()
+        .then(|| std::fs::metadata(&source.abs_path).ok())
+        .flatten()
         .and_then(|meta| Stamp::of(&meta));
     let vouched = stamp.and_then(|stamp| stamps.known(&source.rel_path, &stamp));
     // A file its stamp vouches for is read only if the cache no longer holds its extraction.
-    let mut read = vouched
+    let read = vouched
         .is_none()
         .then(|| read_source_or_warn(&source, &mut warnings));
     let sidecar = source.sidecar.as_ref().and_then(|path| {
@@ -457,9 +460,8 @@ fn extract_one(
             (Vec::new(), sha256, outcome, Some(stored), false)
         }
         (_, vouched) => {
-            let (bytes, sha256) = read
-                .take()
-                .unwrap_or_else(|| read_source_or_warn(&source, &mut warnings));
+            let (bytes, sha256) =
+                read.unwrap_or_else(|| read_source_or_warn(&source, &mut warnings));
             let ctx = ExtractContext {
                 source: &source,
                 bytes: &bytes,
@@ -475,7 +477,6 @@ fn extract_one(
     stamps.count(was_read);
     if let Some(stamp) = stamp
         && !sha256.is_empty()
-        && cache.is_enabled()
     {
         stamps.record(&source.rel_path, stamp, &sha256, was_read);
     }
