@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
@@ -336,21 +337,19 @@ impl Output {
             return Ok(stats);
         };
         let ledger = lock(&self.ledger);
-        for entry in WalkDir::new(&disk.dir).min_depth(1).contents_first(true) {
-            let entry =
-                entry.map_err(|err| Error::Other(format!("{}: {err}", disk.dir.display())))?;
-            let path = entry.path();
-            if entry.file_type().is_dir() {
-                // Not empty is fine: it holds published files.
-                let _ = std::fs::remove_dir(path);
-                continue;
-            }
-            let site_path = site_path(&disk.dir, path);
-            if !ledger.contains_key(&site_path) {
-                std::fs::remove_file(path).with_path(path)?;
-                stats.removed += usize::from(site_path != BUILDING_MARKER);
-            }
-        }
+        let top: Vec<PathBuf> = std::fs::read_dir(&disk.dir)
+            .with_path(&disk.dir)?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()
+            .with_path(&disk.dir)?;
+        // Each top-level folder (an agency, `search/`) is walked on its own thread: a
+        // one-edit rebuild of 50,000 documents spent most of its last second here, on one
+        // core, listing 150,000 files.
+        let removed = top
+            .par_iter()
+            .map(|path| remove_stale_under(&disk.dir, path, &ledger))
+            .try_reduce(|| 0, |a, b| Ok(a + b))?;
+        stats.removed = removed;
         Ok(stats)
     }
 
@@ -528,13 +527,100 @@ fn is_shared(_: &std::fs::Metadata) -> bool {
 /// `dir/a/b.html` → `a/b.html`, with `/` on every platform.
 pub(crate) fn site_path(dir: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(dir).unwrap_or(path);
+    // The common case needs no rebuilding: a walk's paths are already plain and `/`-separated.
+    if std::path::MAIN_SEPARATOR == '/'
+        && let Some(text) = rel.to_str()
+        && !text.contains("//")
+        && !text.ends_with('/')
+        && !text.starts_with("./")
+        && !text.contains("/./")
+    {
+        return text.to_owned();
+    }
     rel.components()
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
 }
 
+/// Removes every file under `top` (a file or folder in `dir`) the ledger does not list,
+/// then every folder left empty; returns how many files it removed (the build marker not
+/// counted). Only folders nothing was kept in are tried, not each of a site's 50,000.
+fn remove_stale_under(
+    dir: &Path,
+    top: &Path,
+    ledger: &BTreeMap<String, Digest256>,
+) -> Result<usize> {
+    let mut removed = 0;
+    // `kept[d]`: the folder open at depth `d` (below `top`) still holds something.
+    let mut kept: Vec<bool> = Vec::new();
+    for entry in WalkDir::new(top).contents_first(true) {
+        let entry = entry.map_err(|err| Error::Other(format!("{}: {err}", top.display())))?;
+        let depth = entry.depth();
+        if kept.len() <= depth {
+            kept.resize(depth + 1, false);
+        }
+        let path = entry.path();
+        let stays = if entry.file_type().is_dir() {
+            let full = std::mem::take(&mut kept[depth]);
+            // Not empty is fine: it holds published files.
+            full || std::fs::remove_dir(path).is_err()
+        } else {
+            let site_path = site_path(dir, path);
+            let listed = ledger.contains_key(&site_path);
+            if !listed {
+                std::fs::remove_file(path).with_path(path)?;
+                removed += usize::from(site_path != BUILDING_MARKER);
+            }
+            listed
+        };
+        if stays && depth > 0 {
+            kept[depth - 1] = true;
+        }
+    }
+    Ok(removed)
+}
+
 /// A poisoned lock only means another writer panicked; the map itself is still whole.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_files_go_with_the_folders_they_leave_empty_and_published_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let out = Output::disk(root).unwrap();
+        out.write("kept/sub/index.html", b"page").unwrap();
+        out.write("top.html", b"top").unwrap();
+        // What an earlier build, or a hand, left behind.
+        for (path, bytes) in [
+            ("gone/a/b/index.html", "old page"),
+            ("kept/sub/stray.txt", "stray"),
+            ("kept/old/index.html", "old page"),
+            ("stray.html", "stray"),
+        ] {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
+        std::fs::create_dir_all(root.join("empty/deeper")).unwrap();
+
+        let stats = out.remove_stale().unwrap();
+        assert_eq!(stats.removed, 4, "{stats:?}");
+        let mut left: Vec<String> = WalkDir::new(root)
+            .min_depth(1)
+            .into_iter()
+            .map(|entry| site_path(root, entry.unwrap().path()))
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["kept", "kept/sub", "kept/sub/index.html", "top.html"]
+        );
+    }
 }
