@@ -160,6 +160,14 @@ impl BuildOptions {
         self.root.join(".leakpress-cache")
     }
 
+    /// Whether the cache holds a previous build's search snapshot, which this build will
+    /// read back and update: a rebuild rather than a first build.
+    pub fn has_previous_index(&self) -> bool {
+        self.cache_dir
+            .as_ref()
+            .is_some_and(|dir| crate::search_index::snapshot_head(dir).is_file())
+    }
+
     /// The `content/` folder under the root.
     pub fn content_dir(&self) -> PathBuf {
         self.root.join("content")

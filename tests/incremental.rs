@@ -253,7 +253,13 @@ fn snapshot_files(cache: &Path) -> Vec<(String, std::path::PathBuf)> {
 fn a_damaged_search_snapshot_is_detected_and_the_terms_read_again() {
     let archive = common::copy_archive(&common::sample_root());
     let cache = tempfile::tempdir().unwrap();
+    let mut options = BuildOptions::new(archive.path());
+    options.cache_dir = Some(cache.path().to_path_buf());
+    assert!(!options.has_previous_index(), "an empty cache");
     let cold = build_with_cache(archive.path(), cache.path(), 2);
+    assert!(options.has_previous_index(), "the cache after a build");
+    options.cache_dir = None;
+    assert!(!options.has_previous_index(), "no cache");
     let names: Vec<String> = snapshot_files(cache.path())
         .into_iter()
         .map(|f| f.0)

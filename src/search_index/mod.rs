@@ -108,6 +108,11 @@ use crate::tables::{RecordTable, SearchRecord};
 pub use encode::{Posting, PostingRef, decode_block, encode_block, encode_refs, fnv1a};
 pub use tokenize::{Mode, Token, tokenize};
 
+/// Where a cache at `cache_dir` keeps the head of its search snapshot.
+pub fn snapshot_head(cache_dir: &std::path::Path) -> std::path::PathBuf {
+    cache_dir.join(snapshot::DIR).join(snapshot::HEAD_FILE)
+}
+
 /// Format version, in the manifest and the key: bumped whenever the same input gives other
 /// bytes, so a reader never mixes files of two builds under one folder name. 6: lengths and
 /// mean lengths scored to four significant bits; 5: a split group's list names files (`s<n>`

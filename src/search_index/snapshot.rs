@@ -61,7 +61,7 @@ pub(super) type ContentKey = [u8; 16];
 
 /// The cache folder the snapshot lives in ([`crate::cache::Cache::side_dir`]).
 pub(super) const DIR: &str = "search";
-const HEAD_FILE: &str = "head";
+pub(super) const HEAD_FILE: &str = "head";
 const HEAD_MAGIC: &[u8] = b"LPSS1\n";
 /// Bytes per number in the head.
 const SLOT_BYTES: usize = 16 + 1 + 4 + 4 + 8 + 4;
