@@ -25,6 +25,12 @@ const TABLE_MAGIC: &str = "leakpress pages v1";
 /// A page's key: SHA-256 of its inputs.
 pub type PageKey = [u8; 32];
 
+/// SHA-256 of `value`'s JSON, for [`PageContext::insert_digested`]; all zeros for a value
+/// that cannot be serialized, which then cannot be rendered either.
+pub fn value_digest<T: Serialize + ?Sized>(value: &T) -> PageKey {
+    serde_json::to_vec(value).map_or([0; 32], |json| Sha256::digest(json).into())
+}
+
 /// A template context that also hashes every value put into it, so the page it renders can be
 /// recognised on the next build. A context made from a plain [`tera::Context`] has no hash and
 /// its page is always rendered; a [`PageContext::keyed`] one only hashes, for a page that is
@@ -77,6 +83,32 @@ impl PageContext {
         }
         if let Some(context) = &mut self.context {
             context.insert(name, value);
+        }
+    }
+
+    /// Adds the list `values` makes under `name`, hashing `digests` (one per value, each a
+    /// [`value_digest`] of it) instead of the values: a document's card is listed on a
+    /// dozen pages (its agency's three orders, its tags, year and kind) and is then
+    /// serialized and hashed once, not on every page. A keyed context never makes the list.
+    pub fn insert_digested<'d, T: Serialize>(
+        &mut self,
+        name: &'static str,
+        digests: impl ExactSizeIterator<Item = &'d PageKey>,
+        values: impl FnOnce() -> Vec<T>,
+    ) {
+        if let Some(hasher) = &mut self.hasher {
+            // 0xFF never occurs in JSON (it is not UTF-8), so this cannot read as a value
+            // [`PageContext::insert`] hashed.
+            hasher.update([0xFF]);
+            hasher.update(name.as_bytes());
+            hasher.update([0]);
+            hasher.update((digests.len() as u64).to_le_bytes());
+            for digest in digests {
+                hasher.update(digest);
+            }
+        }
+        if let Some(context) = &mut self.context {
+            context.insert(name, &values());
         }
     }
 

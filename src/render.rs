@@ -21,7 +21,7 @@ use crate::document::{Body, BodyIdentity, Document, LazyBody};
 use crate::error::{Error, Result};
 use crate::extract::DerivedFile;
 use crate::output::Output;
-use crate::page_cache::{self, PageContext, PageKey, PageTable};
+use crate::page_cache::{self, PageContext, PageKey, PageTable, value_digest};
 use crate::theme::Theme;
 
 /// The Content-Security-Policy every page carries: nothing leaves the site, nothing inline.
@@ -755,6 +755,12 @@ impl<'a> Renderer<'a> {
             let doc = &docs[id];
             self.card(doc, &collection.agencies[agency_index[doc.agency()]])
         };
+        // Each card once, however many listings show it.
+        let card_digests: Vec<PageKey> = (0..docs.len())
+            .into_par_iter()
+            .map(|id| value_digest(&card_of(id)))
+            .collect();
+        let cards_of = |slice: &[usize]| slice.iter().map(|&id| card_of(id)).collect::<Vec<_>>();
         let page_size = self.config.page_size;
 
         // Plan every listing page as a job; jobs hold ids, never cards or bodies.
@@ -830,9 +836,10 @@ impl<'a> Renderer<'a> {
                                 description: agency.description.as_deref(),
                             },
                         );
-                        ctx.insert(
+                        ctx.insert_digested(
                             "docs",
-                            &slice.iter().map(|&id| card_of(id)).collect::<Vec<_>>(),
+                            slice.iter().map(|&id| &card_digests[id]),
+                            || cards_of(slice),
                         );
                         ctx.insert("pager", &pager);
                         let sorts: Vec<Sort> = AGENCY_SORTS
@@ -868,9 +875,10 @@ impl<'a> Renderer<'a> {
                                 count: term.docs.len(),
                             },
                         );
-                        ctx.insert(
+                        ctx.insert_digested(
                             "docs",
-                            &slice.iter().map(|&id| card_of(id)).collect::<Vec<_>>(),
+                            slice.iter().map(|&id| &card_digests[id]),
+                            || cards_of(slice),
                         );
                         ctx.insert("pager", &pager);
                     };
