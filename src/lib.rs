@@ -180,17 +180,6 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         renderer.set_intro(Some(render_intro(intro_path, &config, &mut report)));
     }
     renderer.set_tables(&tables);
-    if cache.is_enabled() && out.persists() {
-        // A table that is missing or damaged only means every page is rendered this time.
-        let table = cache
-            .get_decoded(
-                page_cache::NAMESPACE,
-                page_cache::PageTable::cache_key(),
-                page_cache::PageTable::decode,
-            )
-            .unwrap_or_default();
-        renderer.set_page_table(table);
-    }
     let agency_index = collection
         .agencies
         .iter()
@@ -201,14 +190,35 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     // The search index takes each body's text as its page renders, before the body is dropped.
     // Records are numbered up front from the tables' row counts, so their entries go out as
     // they arrive instead of waiting in memory for the last of 500,000.
-    let search = search_index::Indexer::new(
-        &docs,
-        &collection.agencies,
-        &config,
-        tables.profile_fingerprint(),
-        &tables.record_tables(),
-        &cache,
+    // Loading the previous search snapshot (checking 200 MB at 50,000 documents) is serial;
+    // the page table decodes beside it.
+    let (search, page_table) = rayon::join(
+        || {
+            search_index::Indexer::new(
+                &docs,
+                &collection.agencies,
+                &config,
+                tables.profile_fingerprint(),
+                &tables.record_tables(),
+                &cache,
+            )
+        },
+        || {
+            // A table that is missing or damaged only means every page is rendered this time.
+            (cache.is_enabled() && out.persists()).then(|| {
+                cache
+                    .get_decoded(
+                        page_cache::NAMESPACE,
+                        page_cache::PageTable::cache_key(),
+                        page_cache::PageTable::decode,
+                    )
+                    .unwrap_or_default()
+            })
+        },
     );
+    if let Some(table) = page_table {
+        renderer.set_page_table(table);
+    }
     // Any change renames the index's folder, but most of its files stay the same: they move
     // with it, to be compared instead of written anew.
     out.carry_over_folder("search/", &format!("search/{}/", search.key()));

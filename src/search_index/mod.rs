@@ -90,6 +90,7 @@ pub mod tokenize;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
@@ -808,8 +809,10 @@ impl Indexer {
             env!("CARGO_PKG_VERSION")
         );
         for doc in docs {
-            key_input.push_str(&format!(
-                "{}\t{}\t{}\t{}\t{}\t{:?}\t{}\n",
+            // Writing into a String cannot fail.
+            let _ = writeln!(
+                key_input,
+                "{}\t{}\t{}\t{}\t{}\t{:?}\t{}",
                 doc.id,
                 doc.url,
                 doc.title,
@@ -817,7 +820,7 @@ impl Indexer {
                 doc.kind,
                 doc.date,
                 doc.sha256
-            ));
+            );
         }
         let agency_names: HashMap<String, String> = agencies
             .iter()
