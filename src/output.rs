@@ -533,7 +533,9 @@ pub(crate) fn site_path(dir: &Path, path: &Path) -> String {
         && !text.contains("//")
         && !text.ends_with('/')
         && !text.starts_with("./")
+        && !text.starts_with('/')
         && !text.contains("/./")
+        && !text.ends_with("/.")
     {
         return text.to_owned();
     }
@@ -554,7 +556,11 @@ fn remove_stale_under(
     let mut removed = 0;
     // `kept[d]`: the folder open at depth `d` (below `top`) still holds something.
     let mut kept: Vec<bool> = Vec::new();
-    for entry in WalkDir::new(top).contents_first(true) {
+    // A link at the top is an entry like any other: its target is not the output's.
+    for entry in WalkDir::new(top)
+        .contents_first(true)
+        .follow_root_links(false)
+    {
         let entry = entry.map_err(|err| Error::Other(format!("{}: {err}", top.display())))?;
         let depth = entry.depth();
         if kept.len() <= depth {
@@ -609,9 +615,21 @@ mod tests {
             std::fs::write(path, bytes).unwrap();
         }
         std::fs::create_dir_all(root.join("empty/deeper")).unwrap();
+        // Links at the top: one to a folder outside, whose contents must stay, one broken.
+        #[cfg(unix)]
+        let outside = {
+            let outside = tempfile::tempdir().unwrap();
+            std::fs::write(outside.path().join("theirs.txt"), "not ours").unwrap();
+            std::os::unix::fs::symlink(outside.path(), root.join("linked")).unwrap();
+            std::os::unix::fs::symlink(root.join("nowhere"), root.join("broken")).unwrap();
+            outside
+        };
 
         let stats = out.remove_stale().unwrap();
-        assert_eq!(stats.removed, 4, "{stats:?}");
+        let links = if cfg!(unix) { 2 } else { 0 };
+        assert_eq!(stats.removed, 4 + links, "{stats:?}");
+        #[cfg(unix)]
+        assert!(outside.path().join("theirs.txt").exists());
         let mut left: Vec<String> = WalkDir::new(root)
             .min_depth(1)
             .into_iter()
