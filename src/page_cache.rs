@@ -87,9 +87,10 @@ impl PageContext {
     }
 
     /// Adds the list `values` makes under `name`, hashing `digests` (one per value, each a
-    /// [`value_digest`] of it) instead of the values: a document's card is listed on a
-    /// dozen pages (its agency's three orders, its tags, year and kind) and is then
-    /// serialized and hashed once, not on every page. A keyed context never makes the list.
+    /// [`value_digest`] of it) instead of the values: a document's card is listed on
+    /// several pages (its agency's three orders, each of its tags, its year and kind) and is
+    /// then serialized and hashed once, not on every page. A keyed context never makes the
+    /// list.
     pub fn insert_digested<'d, T: Serialize>(
         &mut self,
         name: &'static str,
