@@ -329,10 +329,9 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         report.warn(".", warning);
     }
     report.summary.search_reused = search.reused;
-    (
-        report.summary.snapshot_blocks,
-        report.summary.snapshot_blocks_copied,
-    ) = search.blocks;
+    report.summary.snapshot_blocks = search.blocks.written;
+    report.summary.snapshot_blocks_copied = search.blocks.copied;
+    report.summary.snapshot_blocks_whole = search.blocks.whole;
     renderer.search_page(out, &search.manifest)?;
     if let Some(table) = renderer
         .page_table()

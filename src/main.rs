@@ -275,11 +275,12 @@ fn build_once(options: &BuildOptions, args: &BuildArgs) -> Result<Report> {
             }
         }
         eprintln!(
-            "  search   {:>8.3} s over all threads, within render and records; {} documents' terms reused; {} of {} snapshot blocks copied",
+            "  search   {:>8.3} s over all threads, within render and records; {} documents' terms reused; {} of {} snapshot blocks copied, {} with their index files",
             report.summary.search_seconds,
             report.summary.search_reused,
             report.summary.snapshot_blocks_copied,
-            report.summary.snapshot_blocks
+            report.summary.snapshot_blocks,
+            report.summary.snapshot_blocks_whole
         );
         eprintln!(
             "  sources    {} read and hashed, {} unchanged by their stamps and not read",

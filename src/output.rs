@@ -177,6 +177,16 @@ impl Output {
     /// the whole site again on each rebuild (2 GB at 50,000 documents). Returns whether it
     /// was kept; if not, the caller writes it.
     pub fn reuse(&self, path: &str, sha256: &str) -> bool {
+        let intact = self.can_keep(path, sha256);
+        if intact {
+            self.keep(path, sha256);
+        }
+        intact
+    }
+
+    /// [`Output::reuse`]'s test alone: whether the file at `path` can be kept, without
+    /// keeping it. For a caller that keeps a group of files only if all of them can be.
+    pub fn can_keep(&self, path: &str, sha256: &str) -> bool {
         let Backend::Disk(disk) = &self.backend else {
             return false;
         };
@@ -187,19 +197,22 @@ impl Output {
             return false;
         }
         let target = disk.dir.join(path);
-        let intact = std::fs::symlink_metadata(&target).is_ok_and(|meta| {
+        std::fs::symlink_metadata(&target).is_ok_and(|meta| {
             meta.is_file()
                 && !is_shared(&meta)
                 && (disk.untouched(&meta) || {
                     self.compared.fetch_add(1, Ordering::Relaxed);
                     sha256_file(&target).is_ok_and(|sha| sha == sha256)
                 })
-        });
-        if intact {
+        })
+    }
+
+    /// Keeps the file at `path`, which [`Output::can_keep`] found intact, as this build's.
+    pub fn keep(&self, path: &str, sha256: &str) {
+        if let Some(digest) = digest_of_hex(sha256) {
             self.unchanged.fetch_add(1, Ordering::Relaxed);
             lock(&self.ledger).insert(path.to_owned(), digest);
         }
-        intact
     }
 
     /// [`Output::write`], returning the SHA-256 the ledger holds for the file.

@@ -89,6 +89,9 @@ pub struct Summary {
     /// Of [`Summary::snapshot_blocks`], those copied unchanged from the previous build's
     /// snapshot rather than compressed again.
     pub snapshot_blocks_copied: usize,
+    /// Of [`Summary::snapshot_blocks_copied`], those whose terms were not scored again:
+    /// their search index files were the previous build's, kept as they were.
+    pub snapshot_blocks_whole: usize,
     /// What the incremental cache did, when the build used one.
     pub cache: Option<crate::cache::CacheStats>,
     /// Output files rewritten, left as they were, and removed as no longer published.

@@ -785,3 +785,99 @@ fn an_edit_renames_the_index_folder_and_keeps_the_files_it_did_not_change() {
     build_to_disk(archive.path(), &clean_dir);
     assert_same_tree(&public, &clean_dir, "after the index folder moved");
 }
+
+/// A made-up word for rank `n`: base-26 letters, at least four.
+fn made_up_word(mut n: u64) -> String {
+    let mut word = String::new();
+    while n > 0 || word.len() < 4 {
+        word.push((b'a' + (n % 26) as u8) as char);
+        n /= 26;
+    }
+    word
+}
+
+/// An archive (the sample's configuration and theme) of one agency with `notes` long notes
+/// drawn from a large made-up vocabulary (low ranks more often), so that the search
+/// postings fill several snapshot blocks.
+fn wordy_archive(notes: usize) -> tempfile::TempDir {
+    let archive = common::copy_archive(&common::sample_root());
+    std::fs::remove_dir_all(archive.path().join("content")).unwrap();
+    std::fs::remove_file(archive.path().join("tables.yaml")).unwrap();
+    let agency = archive.path().join("content/wordy-bureau");
+    std::fs::create_dir_all(&agency).unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for note in 0..notes {
+        let mut body = String::new();
+        for i in 0..2500 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let uniform = state % 40_000;
+            body.push_str(&made_up_word(uniform * uniform / 40_000));
+            body.push(if i % 12 == 11 { '\n' } else { ' ' });
+        }
+        std::fs::write(
+            agency.join(format!("note-{note:03}.md")),
+            format!("---\ntitle: \"Note {note}\"\ndate: 2019-02-03\n---\n{body}\n"),
+        )
+        .unwrap();
+    }
+    archive
+}
+
+fn append(path: &Path, text: &str) {
+    let old = std::fs::read_to_string(path).unwrap();
+    std::fs::write(path, format!("{old}\n{text}\n")).unwrap();
+}
+
+#[test]
+fn an_edit_keeps_the_index_files_of_the_blocks_it_leaves_alone() {
+    let archive = wordy_archive(200);
+    let work = tempfile::tempdir().unwrap();
+    let (public, cache) = (work.path().join("public"), work.path().join("cache"));
+    let notes = archive.path().join("content/wordy-bureau");
+    let clean_build_equals = |what: &str| {
+        let clean = tempfile::tempdir().unwrap();
+        build_to_disk(archive.path(), clean.path());
+        assert_same_tree(&public, clean.path(), what);
+    };
+
+    let first = build_cached_in_place(archive.path(), &public, &cache);
+    assert!(
+        first.snapshot_blocks >= 4,
+        "{} snapshot blocks",
+        first.snapshot_blocks
+    );
+    assert_eq!(first.snapshot_blocks_whole, 0, "nothing to keep");
+
+    // A few words no note has: only the blocks of those terms are scored again.
+    append(&notes.join("note-100.md"), "Zyxwvut qqqqzzzz.");
+    let edited = build_cached_in_place(archive.path(), &public, &cache);
+    assert!(
+        edited.snapshot_blocks_whole >= 1 && edited.snapshot_blocks_whole < edited.snapshot_blocks,
+        "{} of {} blocks kept whole",
+        edited.snapshot_blocks_whole,
+        edited.snapshot_blocks
+    );
+    clean_build_equals("after an edit");
+
+    // Packs changed by hand are not kept: their blocks are scored and written again.
+    let (key, files) = index_folder(&public);
+    for (name, _) in files.iter().filter(|(name, _)| name.starts_with('p')) {
+        std::fs::write(public.join("search").join(&key).join(name), "tampered").unwrap();
+    }
+    append(&notes.join("note-150.md"), "Yxwvuts.");
+    build_cached_in_place(archive.path(), &public, &cache);
+    clean_build_equals("after packs were changed by hand");
+
+    // A new note changes every term's weight (one more document), even in the blocks where
+    // it has no term: no block is kept whole.
+    std::fs::write(
+        notes.join("note-999.md"),
+        "---\ntitle: \"Addendum\"\ndate: 2019-02-03\n---\nSee above.\n",
+    )
+    .unwrap();
+    let added = build_cached_in_place(archive.path(), &public, &cache);
+    assert_eq!(added.snapshot_blocks_whole, 0);
+    clean_build_equals("after a note was added");
+}

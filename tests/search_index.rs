@@ -353,8 +353,9 @@ impl<'a> Index<'a> {
                 .iter()
                 .flat_map(|r| {
                     let at = |k: usize| r[k].as_u64().unwrap();
-                    let docs = self.load(&format!("p{}", at(0)));
-                    let positions = self.load(&format!("q{}", at(2)));
+                    let id = |k: usize| r[k].as_str().unwrap();
+                    let docs = self.load(&format!("p{}", id(0)));
+                    let positions = self.load(&format!("q{}", id(2)));
                     let block = decode_block(
                         docs[at(1) as usize].as_str().unwrap(),
                         positions[at(3) as usize].as_str(),

@@ -55,14 +55,21 @@
 //!   the next [`TIERS`]\[1\], …, then [`BLOCK_POSTINGS`] at a time), each sorted by
 //!   document. A tier's documents string is item `i` of the *pack* `p<p>.js` → `load("p<p>",
 //!   [docs, …])` and its positions string item `j` of the pack `q<q>.js` → `load("q<q>",
-//!   [positions, …])`. A one-word query reads the first tier only and already has its best
-//!   results; positions are fetched only for phrases.
+//!   [positions, …])`; the pack ids `p` and `q` are strings. A one-word query reads the
+//!   first tier only and already has its best results; positions are fetched only for
+//!   phrases.
 //! - Packs hold the tiers of neighbouring terms (in term order), so the index is a few
 //!   thousand files rather than two per tier: tier 0 blocks go to packs of at most
 //!   [`DOC_PACK_BYTES`]\[0\] bytes (what a one-word query reads), tier 1 blocks to packs of
 //!   [`DOC_PACK_BYTES`]\[1\], later tiers to [`DOC_PACK_BYTES`]\[2\]; positions, read only
 //!   for phrases, to packs of [`POSITION_PACK_BYTES`]. A block larger than its pack size is
 //!   a pack alone. Terms read together (a prefix's expansions) tend to share packs.
+//! - Terms are cut into *blocks* of about 450 KB of raw postings, ending after a term chosen
+//!   by a hash of its text ([`snapshot::Cutter`]); every pack closes where a block ends, and
+//!   a pack's id is its block's name (a hash of the block's first term, in hex, `_<n>` added
+//!   if another block has it) then `-<n>`, its number in the block. So an edit that changes
+//!   a few terms changes the packs of their blocks only, and a rebuild keeps the files of
+//!   every other block without scoring its terms (see [`snapshot`]).
 //! - `d<n>.js` → `load("d<n>", [[title, url, date, excerpt]])`: documents `n*chunk ..`
 //!   (`url` a site path without `/`, `date` ISO or "", `excerpt` the text's start, at most
 //!   [`EXCERPT_CHARS`]). Small chunks, because the ten results of a page are usually ten
@@ -89,7 +96,7 @@ mod snapshot;
 pub mod tokenize;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
@@ -106,6 +113,8 @@ use crate::output::{Output, sha256_hex};
 use crate::spill::SpillFile;
 use crate::tables::{RecordTable, SearchRecord};
 
+pub use snapshot::Blocks;
+
 pub use encode::{Posting, PostingRef, decode_block, encode_block, encode_refs, fnv1a};
 pub use tokenize::{Mode, Token, tokenize};
 
@@ -115,12 +124,13 @@ pub fn snapshot_head(cache_dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// Format version, in the manifest and the key: bumped whenever the same input gives other
-/// bytes, so a reader never mixes files of two builds under one folder name. 6: lengths and
+/// bytes, so a reader never mixes files of two builds under one folder name. 7: packs close
+/// where postings blocks end and are named by their block; 6: lengths and
 /// mean lengths scored to four significant bits; 5: a split group's list names files (`s<n>`
 /// or an inner node `r<n>`) instead of sub-shard numbers; 4: records numbered by table and
 /// row (3 numbered them by URL), so the same input gives other numbers and needs another
 /// folder.
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 /// Documents per `d<n>.js` file.
 pub const DOC_CHUNK: usize = 4;
 /// Characters of text kept per document for excerpts.
@@ -497,6 +507,20 @@ struct BatchTerm {
     /// Its postings read back from the spill runs and the snapshot, and their positions.
     disk: Vec<RawPosting>,
     disk_positions: Vec<u32>,
+    /// Its bytes in the snapshot, when all its postings are from there, unchanged.
+    raw: Option<snapshot::RawSlice>,
+}
+
+impl From<snapshot::TermPostings> for BatchTerm {
+    fn from(term: snapshot::TermPostings) -> BatchTerm {
+        BatchTerm {
+            term: term.term,
+            shard: None,
+            disk: term.postings,
+            disk_positions: term.positions,
+            raw: term.raw,
+        }
+    }
 }
 
 /// Where finish reads terms from, in term order: this build's (in memory or spilled) and the
@@ -535,6 +559,7 @@ impl Sources<'_> {
                 shard: None,
                 disk: Vec::new(),
                 disk_positions: Vec::new(),
+                raw: None,
             };
             if take_ours {
                 let (text, s, id) = &mut self.terms[self.next_term];
@@ -560,9 +585,7 @@ impl Sources<'_> {
                             ..p
                         }));
                 } else {
-                    term.term = theirs.term;
-                    term.disk = theirs.postings;
-                    term.disk_positions = theirs.positions;
+                    term = theirs.into();
                 }
             }
             let count = in_memory(term.shard) + term.disk.len();
@@ -753,9 +776,8 @@ pub struct Finished {
     pub manifest: String,
     /// Documents and records whose terms came from the previous build's snapshot.
     pub reused: usize,
-    /// Postings blocks kept for the next build, and how many were copied from the previous
-    /// snapshot.
-    pub blocks: (usize, usize),
+    /// The postings blocks kept for the next build.
+    pub blocks: Blocks,
     /// Why the previous snapshot could not be used, or this one could not be kept: the
     /// index is whole either way, but a build tokenizes everything again.
     pub warning: Option<String>,
@@ -1095,8 +1117,24 @@ impl Indexer {
     }
 
     fn write_script(&self, out: &Output, id: &str, data: &str) -> Result<()> {
-        let script = format!("LEAKPRESS_SEARCH.load(\"{id}\",{data});\n");
-        out.write(&format!("search/{}/{id}.js", self.key), script.as_bytes())
+        self.write_script_hashed(out, id, data).map(drop)
+    }
+
+    /// Where the script `id` goes.
+    fn script_path(&self, id: &str) -> String {
+        format!("search/{}/{id}.js", self.key)
+    }
+
+    /// [`Indexer::write_script`], returning the file's SHA-256 (hex).
+    fn write_script_hashed(&self, out: &Output, id: &str, data: &str) -> Result<String> {
+        const HEAD: &str = "LEAKPRESS_SEARCH.load(\"";
+        let mut script = Vec::with_capacity(HEAD.len() + id.len() + data.len() + 6);
+        script.extend_from_slice(HEAD.as_bytes());
+        script.extend_from_slice(id.as_bytes());
+        script.extend_from_slice(b"\",");
+        script.extend_from_slice(data.as_bytes());
+        script.extend_from_slice(b");\n");
+        out.write_hashed(&self.script_path(id), &script)
     }
 
     /// Writes `d<chunk>.js` with its first `len` slots (a slot never filled is blank).
@@ -1196,7 +1234,8 @@ impl Indexer {
         drop(lengths);
         let next = self.next.take();
         let reused = self.previous.as_ref().map_or(0, |p| p.claimed_count());
-        // The previous snapshot's blocks go from its reader to the next one's writer.
+        // The previous snapshot's blocks go from its reader to the assembly, which copies
+        // the ones this build makes again.
         let reuse = (self.previous.is_some() && next.is_some()).then(snapshot::Reuse::default);
         let mut sources = Sources {
             terms,
@@ -1210,75 +1249,108 @@ impl Indexer {
                 None => None,
             },
         };
-        let mut snapshot_out = next.as_ref().map(|next| next.postings(reuse));
-        // Terms are scored and encoded in parallel, a batch at a time, then packed one by one
-        // in term order: the packs, and so every byte written, do not depend on the threads.
-        let mut entries: Vec<DictEntry> = Vec::with_capacity(sources.terms.len());
-        let mut packer = Packer::default();
-        // Reading a batch's spilled postings back is serial (each run is read front to back),
-        // so the next batch is read while this one is scored: a 50,000-document index spent a
-        // quarter of its stage (1.2 of 4.6 s) reading with one core idle.
-        let batch_limit = batch_postings();
+        let keep = next.is_some();
         let in_memory_count =
             |shard: Option<(usize, u32)>| shard.map_or(0, |(s, id)| postings_of(s, id).len());
-        let mut next_batch = sources.read_batch(batch_limit, in_memory_count)?;
-        while !next_batch.is_empty() {
-            let batch = next_batch;
-            let keep = snapshot_out.is_some();
-            let (values, following) = rayon::join(
+        // A block whose bytes are the same keeps its index files only if every posting in it
+        // scores as before.
+        let keep_whole = keep
+            && self
+                .previous
+                .as_ref()
+                .is_some_and(|p| p.scored_like(n_docs, (avg_title, avg_body)));
+        let score_term = |term: &BatchTerm| {
+            let all = merge_postings(term, &shards, &by_term);
+            let df = all.len();
+            (df, term_value(scorer.score(df, all.into_iter())))
+        };
+        // What the snapshot holds of a term, or (keeping none) how long it would be; and,
+        // when no block can be kept whole, the term scored, from the same merge.
+        let prepare = |term: &BatchTerm| {
+            let slice = match (&term.raw, term.shard) {
+                (Some(raw), None) => Some(raw.clone()),
+                _ => None,
+            };
+            if let Some(slice) = &slice
+                && keep_whole
+            {
+                return (Raw::Slice(slice.clone()), None);
+            }
+            let all = merge_postings(term, &shards, &by_term);
+            let raw = match slice {
+                Some(slice) => Raw::Slice(slice),
+                None if keep => Raw::Bytes(snapshot::encode_term(&term.term, &all)),
+                None => Raw::Len(snapshot::encoded_len(&term.term, &all)),
+            };
+            let scored = (!keep_whole).then(|| {
+                let df = all.len();
+                (df, term_value(scorer.score(df, all.into_iter())))
+            });
+            (raw, scored)
+        };
+        let mut assembly = Assembly {
+            entries: Vec::with_capacity(sources.terms.len()),
+            packer: Packer::default(),
+            cutter: snapshot::Cutter::default(),
+            open: Vec::new(),
+            open_scored: Vec::new(),
+            open_raw: Vec::new(),
+            reuse,
+            keep_whole,
+            blocks: Vec::new(),
+            snapshot: next.as_ref().map(|next| next.postings()),
+        };
+        // Terms are encoded, cut into blocks and scored in parallel, a batch at a time, then
+        // packed one by one in term order: the packs, and so every byte written, do not
+        // depend on the threads. A block the previous build wrote the same is not scored: its
+        // index files are kept. Reading a batch's spilled postings back is serial (each run
+        // is read front to back), so the next batch is read while this one is scored: a
+        // 50,000-document index spent a quarter of its stage (1.2 of 4.6 s) reading with one
+        // core idle.
+        let batch_limit = batch_postings();
+        let mut batch = sources.read_batch(batch_limit, in_memory_count)?;
+        let mut last = false;
+        loop {
+            let (ended, following) = rayon::join(
                 || {
-                    batch
-                        .par_iter()
-                        .map(|term| {
-                            let mut all: Vec<(u32, &RawPosting, &[u32])> =
-                                Vec::with_capacity(in_memory_count(term.shard) + term.disk.len());
-                            if let Some((s, id)) = term.shard {
-                                let shard = &shards[s];
-                                all.extend(postings_of(s, id).iter().map(|&i| {
-                                    let p = &shard.postings[i as usize];
-                                    let start = p.pos_start as usize;
-                                    (
-                                        p.doc,
-                                        p,
-                                        &shard.positions[start..start + p.pos_len as usize],
-                                    )
-                                }));
-                            }
-                            all.extend(term.disk.iter().map(|p| {
-                                let start = p.pos_start as usize;
-                                (
-                                    p.doc,
-                                    p,
-                                    &term.disk_positions[start..start + p.pos_len as usize],
-                                )
-                            }));
-                            // Where a posting came from (memory, spill, snapshot) changes
-                            // nothing: a number is in at most one of them, and scoring
-                            // sorts by number.
-                            all.sort_unstable_by_key(|p| p.0);
-                            let kept = keep.then(|| snapshot::encode_term(&term.term, &all));
-                            let df = all.len();
-                            (df, term_value(scorer.score(df, all.into_iter())), kept)
-                        })
-                        .collect::<Vec<(usize, TermValue, Option<Vec<u8>>)>>()
+                    let prepared: Vec<_> = batch.par_iter().map(prepare).collect();
+                    let mut ended = Vec::new();
+                    for (term, (raw, scored)) in batch.into_iter().zip(prepared) {
+                        ended.extend(assembly.cut(term, raw, scored));
+                    }
+                    if last {
+                        ended.extend(assembly.end_open());
+                    }
+                    // Blocks that may be kept whole are scored only if they cannot be.
+                    ended.par_iter_mut().for_each(|block: &mut EndedBlock| {
+                        if block.scored.len() != block.terms.len() && !block.may_keep() {
+                            block.scored = block.terms.par_iter().map(score_term).collect();
+                        }
+                    });
+                    ended
                 },
-                || sources.read_batch(batch_limit, in_memory_count),
+                || {
+                    if last {
+                        Ok(Vec::new())
+                    } else {
+                        sources.read_batch(batch_limit, in_memory_count)
+                    }
+                },
             );
-            next_batch = following?;
-            let mut kept_terms = Vec::new();
-            for (term, (df, value, kept)) in batch.into_iter().zip(values) {
-                let entry = packer.entry(df, value);
-                entries.push((term.term, entry, df));
-                kept_terms.extend(kept);
+            for block in ended {
+                assembly.pack(&self, out, block, score_term)?;
             }
-            if let Some(snapshot_out) = &mut snapshot_out {
-                snapshot_out.put(kept_terms);
+            assembly.flush(&self, out)?;
+            if last {
+                break;
             }
-            self.write_files(out, packer.take_closed())?;
+            batch = following?;
+            last = batch.is_empty();
         }
         drop(sources);
-        packer.close_all();
-        self.write_files(out, packer.take_closed())?;
+        let Assembly {
+            entries, snapshot, ..
+        } = assembly;
         drop(by_term);
         drop(shards);
         let shards = self.write_dictionary(out, entries)?;
@@ -1336,9 +1408,9 @@ impl Indexer {
         });
         self.write_script(out, "manifest", &manifest.to_string())?;
         let mut warning = self.warning.into_inner().unwrap_or_else(|e| e.into_inner());
-        let mut blocks = (0, 0);
-        if let (Some(next), Some(postings)) = (next, snapshot_out) {
-            match next.commit(postings, &slots) {
+        let mut blocks = Blocks::default();
+        if let (Some(next), Some(postings)) = (next, snapshot) {
+            match next.commit(postings, &slots, (avg_title, avg_body)) {
                 Ok(written) => blocks = written,
                 Err(why) => {
                     warning.get_or_insert(format!(
@@ -1355,11 +1427,20 @@ impl Indexer {
         })
     }
 
-    /// Writes `(id, data)` scripts, in parallel: each is its own file.
-    fn write_files(&self, out: &Output, files: Vec<(String, String)>) -> Result<()> {
+    /// Writes `(id, data)` scripts, in parallel: each is its own file. Returns each id with
+    /// its file's SHA-256 (hex).
+    fn write_files(
+        &self,
+        out: &Output,
+        files: Vec<(String, String)>,
+    ) -> Result<Vec<(String, String)>> {
         files
-            .par_iter()
-            .try_for_each(|(id, data)| self.write_script(out, id, data))
+            .into_par_iter()
+            .map(|(id, data)| {
+                let sha = self.write_script_hashed(out, &id, &data)?;
+                Ok((id, sha))
+            })
+            .collect()
     }
 
     /// Writes the root shards and the sub-shards of heavy prefix groups; returns the number
@@ -1489,7 +1570,9 @@ impl FileBatch {
 
     fn flush(&mut self, indexer: &Indexer, out: &Output) -> Result<()> {
         self.bytes = 0;
-        indexer.write_files(out, std::mem::take(&mut self.files))
+        indexer
+            .write_files(out, std::mem::take(&mut self.files))
+            .map(drop)
     }
 }
 
@@ -1628,24 +1711,58 @@ fn pack_class(tier: usize) -> usize {
 /// A pack being filled: `items` will be its JSON array of strings.
 #[derive(Default)]
 struct OpenPack {
-    id: usize,
+    id: String,
     items: Vec<String>,
     bytes: usize,
 }
 
-/// Assigns tier blocks to packs (`p<n>.js` for documents, `q<n>.js` for positions) in the
-/// order terms come, closing a pack when the next block would pass its size.
+/// Assigns tier blocks to packs (`p<id>.js` for documents, `q<id>.js` for positions) in the
+/// order terms come, closing a pack when the next block would pass its size, and every pack
+/// where a snapshot block ends ([`Packer::end_block`]). A pack's id is its block's name (a
+/// hash of the block's first term, [`Packer::name_for`]) and its number in the block, so a
+/// block's packs are named the same in every build that cuts the block there, whatever
+/// changed before it.
 #[derive(Default)]
 struct Packer {
     docs: [OpenPack; 3],
     positions: OpenPack,
+    /// The open block's name, and its packs so far (documents, positions).
+    block: String,
     next_docs: usize,
     next_positions: usize,
+    /// Every block name given out.
+    names: HashSet<String>,
+    /// Script ids of the packs the open block closed.
+    block_packs: Vec<String>,
     /// Closed packs not yet written: (script id, data).
     closed: Vec<(String, String)>,
 }
 
 impl Packer {
+    /// The name a block starting with `first_term` gets: 40 bits of a hash of the term, in
+    /// hex, then a number if the name is taken (an index of 10,000 blocks has about one
+    /// chance in 200,000 of that).
+    fn name_for(&self, first_term: &str) -> String {
+        let mut hasher = FxHasher::default();
+        hasher.write(first_term.as_bytes());
+        let base = format!("{:010x}", hasher.finish() >> 24);
+        let mut name = base.clone();
+        let mut n = 0;
+        while self.names.contains(&name) {
+            n += 1;
+            name = format!("{base}_{n}");
+        }
+        name
+    }
+
+    /// Opens the block named `name` (from [`Packer::name_for`]).
+    fn start_block(&mut self, name: String) {
+        self.names.insert(name.clone());
+        self.block = name;
+        self.next_docs = 0;
+        self.next_positions = 0;
+    }
+
     /// The dictionary entry (JSON) for a term, its tiers added to packs.
     fn entry(&mut self, df: usize, value: TermValue) -> String {
         let tiers = match value {
@@ -1655,58 +1772,59 @@ impl Packer {
         let mut out = format!("[{df},[");
         for (tier, block) in tiers.into_iter().enumerate() {
             let class = pack_class(tier);
-            let (p, i) = Self::put(
-                &mut self.docs[class],
-                &mut self.next_docs,
-                'p',
-                DOC_PACK_BYTES[class],
-                block.docs,
-                &mut self.closed,
-            );
-            let (q, j) = Self::put(
-                &mut self.positions,
-                &mut self.next_positions,
-                'q',
-                POSITION_PACK_BYTES,
-                block.positions,
-                &mut self.closed,
-            );
+            let (p, i) = self.put(Some(class), block.docs);
+            let (q, j) = self.put(None, block.positions);
             if tier > 0 {
                 out.push(',');
             }
-            out.push_str(&format!(
-                "[{p},{i},{q},{j},{},{},{},{}]",
+            // Ids are hex digits, `_` and `-`: nothing to escape.
+            let _ = write!(
+                out,
+                "[\"{p}\",{i},\"{q}\",{j},{},{},{},{}]",
                 block.first_doc, block.last_doc, block.count, block.max_impact
-            ));
+            );
         }
         out.push_str("]]");
         out
     }
 
-    /// Adds `item` to `pack` (closing it first if `item` would take it past `cap`); returns
-    /// (pack number, index in the pack).
-    fn put(
-        pack: &mut OpenPack,
-        next: &mut usize,
-        letter: char,
-        cap: usize,
-        item: String,
-        closed: &mut Vec<(String, String)>,
-    ) -> (usize, usize) {
+    /// Adds `item` to the documents pack of `class`, or with `None` to the positions pack
+    /// (closing it first if `item` would take it past its size); returns (pack id, index in
+    /// the pack).
+    fn put(&mut self, class: Option<usize>, item: String) -> (String, usize) {
+        let (pack, next, letter, cap) = match class {
+            Some(class) => (
+                &mut self.docs[class],
+                &mut self.next_docs,
+                'p',
+                DOC_PACK_BYTES[class],
+            ),
+            None => (
+                &mut self.positions,
+                &mut self.next_positions,
+                'q',
+                POSITION_PACK_BYTES,
+            ),
+        };
         let cost = item.len() + 3;
         if !pack.items.is_empty() && pack.bytes + cost > cap {
-            Self::close(pack, letter, closed);
+            Self::close(pack, letter, &mut self.closed, &mut self.block_packs);
         }
         if pack.items.is_empty() {
-            pack.id = *next;
+            pack.id = format!("{}-{}", self.block, *next);
             *next += 1;
         }
         pack.bytes += cost;
         pack.items.push(item);
-        (pack.id, pack.items.len() - 1)
+        (pack.id.clone(), pack.items.len() - 1)
     }
 
-    fn close(pack: &mut OpenPack, letter: char, closed: &mut Vec<(String, String)>) {
+    fn close(
+        pack: &mut OpenPack,
+        letter: char,
+        closed: &mut Vec<(String, String)>,
+        block_packs: &mut Vec<String>,
+    ) {
         if pack.items.is_empty() {
             return;
         }
@@ -1721,20 +1839,290 @@ impl Packer {
             data.push('"');
         }
         data.push(']');
-        closed.push((format!("{letter}{}", pack.id), data));
+        let id = format!("{letter}{}", pack.id);
+        block_packs.push(id.clone());
+        closed.push((id, data));
         pack.bytes = 0;
     }
 
-    /// Closes every open pack (after the last term).
-    fn close_all(&mut self) {
+    /// Closes every open pack where a block ends; returns the script ids of the block's packs.
+    fn end_block(&mut self) -> Vec<String> {
         for pack in &mut self.docs {
-            Self::close(pack, 'p', &mut self.closed);
+            Self::close(pack, 'p', &mut self.closed, &mut self.block_packs);
         }
-        Self::close(&mut self.positions, 'q', &mut self.closed);
+        Self::close(
+            &mut self.positions,
+            'q',
+            &mut self.closed,
+            &mut self.block_packs,
+        );
+        std::mem::take(&mut self.block_packs)
     }
 
     fn take_closed(&mut self) -> Vec<(String, String)> {
         std::mem::take(&mut self.closed)
+    }
+}
+
+/// A term's postings from wherever they are, sorted by number: those this build tokenized
+/// (in `shards`, found through `by_term`) and those read back. Where a posting came from
+/// (memory, spill, snapshot) changes nothing: a number is in at most one of them.
+fn merge_postings<'a>(
+    term: &'a BatchTerm,
+    shards: &'a [TermShard],
+    by_term: &[(Vec<u32>, Vec<u32>)],
+) -> Vec<(u32, &'a RawPosting, &'a [u32])> {
+    let mut all = Vec::new();
+    if let Some((s, id)) = term.shard {
+        let shard = &shards[s];
+        let (first, order) = &by_term[s];
+        let ours = &order[first[id as usize] as usize..first[id as usize + 1] as usize];
+        all.reserve(ours.len() + term.disk.len());
+        all.extend(ours.iter().map(|&i| {
+            let p = &shard.postings[i as usize];
+            let start = p.pos_start as usize;
+            (
+                p.doc,
+                p,
+                &shard.positions[start..start + p.pos_len as usize],
+            )
+        }));
+    }
+    all.extend(term.disk.iter().map(|p| {
+        let start = p.pos_start as usize;
+        (
+            p.doc,
+            p,
+            &term.disk_positions[start..start + p.pos_len as usize],
+        )
+    }));
+    all.sort_unstable_by_key(|p| p.0);
+    all
+}
+
+/// A term's encoded postings for the snapshot, or when no snapshot is kept only their length
+/// (which is all [`snapshot::Cutter`] needs).
+enum Raw {
+    Bytes(Vec<u8>),
+    /// Its bytes in the previous snapshot, the same.
+    Slice(snapshot::RawSlice),
+    Len(usize),
+}
+
+/// A block of terms as [`snapshot::Cutter`] ended it.
+struct EndedBlock {
+    terms: Vec<BatchTerm>,
+    /// Each term's document frequency and value, once all are scored.
+    scored: Vec<(usize, TermValue)>,
+    /// Its bytes, when a snapshot is kept.
+    raw: Vec<u8>,
+    /// The previous snapshot's frame and record frame for the same bytes.
+    old: Option<(Vec<u8>, Vec<u8>)>,
+    /// Whether postings score as they did when the previous snapshot was written.
+    scored_alike: bool,
+}
+
+impl EndedBlock {
+    /// Whether the block may keep the previous build's index files, so is not scored
+    /// unless [`Assembly::pack`] finds it cannot.
+    fn may_keep(&self) -> bool {
+        self.scored_alike && self.old.is_some()
+    }
+}
+
+/// A block packed, waiting for its packs' checksums before it goes to the snapshot.
+struct Assembled {
+    name: String,
+    /// Its packs' script ids.
+    packs: Vec<String>,
+    terms: snapshot::Frame,
+    /// Where its terms are in the dictionary entries.
+    entries: std::ops::Range<usize>,
+}
+
+/// The index as finish puts it together, in term order: the terms cut into blocks by
+/// [`snapshot::Cutter`] (the same blocks in every build), each block's terms packed with
+/// its packs closed where it ends, the dictionary entries, and the next snapshot's blocks.
+struct Assembly {
+    entries: Vec<DictEntry>,
+    packer: Packer,
+    cutter: snapshot::Cutter,
+    /// The open block's terms, their values if scored, and their bytes when a snapshot is
+    /// kept.
+    open: Vec<BatchTerm>,
+    open_scored: Vec<(usize, TermValue)>,
+    open_raw: Vec<u8>,
+    /// The previous snapshot's blocks, to find the same bytes in.
+    reuse: Option<snapshot::Reuse>,
+    /// Whether postings score as they did when the previous snapshot was written.
+    keep_whole: bool,
+    /// Blocks packed, and blocks kept whole, not yet in the snapshot.
+    blocks: Vec<Result<Assembled, snapshot::BlockOut>>,
+    snapshot: Option<snapshot::PostingsWriter>,
+}
+
+impl Assembly {
+    /// Adds a term and its bytes to the open block; returns the block if the term ends it.
+    fn cut(
+        &mut self,
+        term: BatchTerm,
+        raw: Raw,
+        scored: Option<(usize, TermValue)>,
+    ) -> Option<EndedBlock> {
+        let len = match raw {
+            Raw::Bytes(bytes) => {
+                self.open_raw.extend_from_slice(&bytes);
+                bytes.len()
+            }
+            Raw::Slice(slice) => {
+                self.open_raw.extend_from_slice(slice.bytes());
+                slice.bytes().len()
+            }
+            Raw::Len(len) => len,
+        };
+        let ends = self.cutter.add(&term.term, len);
+        self.open.push(term);
+        self.open_scored.extend(scored);
+        ends.then(|| self.end_open()).flatten()
+    }
+
+    /// Ends the open block, if it holds a term.
+    fn end_open(&mut self) -> Option<EndedBlock> {
+        if self.open.is_empty() {
+            return None;
+        }
+        self.cutter = snapshot::Cutter::default();
+        let raw = std::mem::take(&mut self.open_raw);
+        let old = self.reuse.as_ref().and_then(|reuse| reuse.take_same(&raw));
+        Some(EndedBlock {
+            terms: std::mem::take(&mut self.open),
+            scored: std::mem::take(&mut self.open_scored),
+            raw,
+            old,
+            scored_alike: self.keep_whole,
+        })
+    }
+
+    /// Packs an ended block: keeps the previous build's index files for it when it may and
+    /// they are intact (named as this build would name them, as that build wrote them),
+    /// else packs its terms, scored now by `score` if they are not yet.
+    fn pack(
+        &mut self,
+        indexer: &Indexer,
+        out: &Output,
+        mut block: EndedBlock,
+        score: impl Fn(&BatchTerm) -> (usize, TermValue) + Sync + Send,
+    ) -> Result<()> {
+        let name = self.packer.name_for(&block.terms[0].term);
+        if block.may_keep()
+            && let Some((_, record_frame)) = &block.old
+            && let Some(record) = Self::keepable(indexer, out, &name, &block, record_frame)
+        {
+            for (id, sha) in &record.packs {
+                out.keep(&indexer.script_path(id), sha);
+            }
+            self.packer.start_block(name);
+            self.entries.extend(
+                block
+                    .terms
+                    .into_iter()
+                    .zip(record.entries)
+                    .map(|(term, (entry, df))| (term.term, entry, df)),
+            );
+            let (frame, record) = block.old.expect("matched above");
+            self.blocks.push(Err(snapshot::BlockOut {
+                terms: snapshot::Frame::Compressed(frame),
+                record: snapshot::Frame::Compressed(record),
+            }));
+            return Ok(());
+        }
+        if block.scored.len() != block.terms.len() {
+            block.scored = block.terms.par_iter().map(score).collect();
+        }
+        let scored = std::mem::take(&mut block.scored);
+        self.packer.start_block(name.clone());
+        let first = self.entries.len();
+        for (term, (df, value)) in block.terms.into_iter().zip(scored) {
+            let entry = self.packer.entry(df, value);
+            self.entries.push((term.term, entry, df));
+        }
+        let packs = self.packer.end_block();
+        if self.snapshot.is_some() {
+            let terms = match block.old {
+                Some((frame, _)) => snapshot::Frame::Compressed(frame),
+                None => snapshot::Frame::Raw(block.raw),
+            };
+            self.blocks.push(Ok(Assembled {
+                name,
+                packs,
+                terms,
+                entries: first..self.entries.len(),
+            }));
+        }
+        Ok(())
+    }
+
+    /// The previous build's record of a block with the same bytes, if its index files can be
+    /// kept: named `name` then too, one entry per term, and every pack intact.
+    fn keepable(
+        indexer: &Indexer,
+        out: &Output,
+        name: &str,
+        block: &EndedBlock,
+        record_frame: &[u8],
+    ) -> Option<snapshot::BlockRecord> {
+        let record = snapshot::BlockRecord::read(record_frame).ok()?;
+        let kept = record.name == name
+            && record.entries.len() == block.terms.len()
+            && record
+                .packs
+                .iter()
+                .all(|(id, sha)| out.can_keep(&indexer.script_path(id), sha));
+        kept.then_some(record)
+    }
+
+    /// Writes the packs closed so far, and passes the blocks ended so far to the snapshot.
+    fn flush(&mut self, indexer: &Indexer, out: &Output) -> Result<()> {
+        let written = indexer.write_files(out, self.packer.take_closed())?;
+        let Some(snapshot) = &mut self.snapshot else {
+            return Ok(());
+        };
+        let mut digests: HashMap<String, String> = written.into_iter().collect();
+        let blocks = self
+            .blocks
+            .drain(..)
+            .map(|block| match block {
+                Err(whole) => whole,
+                Ok(made) => {
+                    let packs: Vec<(String, String)> = made
+                        .packs
+                        .into_iter()
+                        .map(|id| {
+                            let sha = digests.remove(&id).unwrap_or_default();
+                            (id, sha)
+                        })
+                        .collect();
+                    let record = snapshot::BlockRecord::encode(
+                        &made.name,
+                        &packs,
+                        self.entries[made.entries]
+                            .iter()
+                            .map(|(_, entry, df)| (entry.as_str(), *df)),
+                    );
+                    snapshot::BlockOut {
+                        terms: made.terms,
+                        record: snapshot::Frame::Raw(record),
+                    }
+                }
+            })
+            .collect();
+        snapshot.write(blocks);
+        if snapshot.failed()
+            && let Some(reuse) = &self.reuse
+        {
+            reuse.close();
+        }
+        Ok(())
     }
 }
 
@@ -2210,9 +2598,10 @@ mod tests {
             })
             .collect();
         let mut packer = Packer::default();
+        packer.start_block(packer.name_for("term"));
         let entry: serde_json::Value =
             serde_json::from_str(&packer.entry(3000, term_value(borrowed(&postings)))).unwrap();
-        packer.close_all();
+        packer.end_block();
         let files: BTreeMap<String, serde_json::Value> = packer
             .take_closed()
             .into_iter()
@@ -2223,9 +2612,10 @@ mod tests {
         let counts: Vec<u64> = refs.iter().map(|r| r[6].as_u64().unwrap()).collect();
         assert_eq!(counts, [128, 512, 2048, 312]);
         let tier = |r: &serde_json::Value| {
-            let at = |k: usize| r[k].as_u64().unwrap();
-            let docs = &files[&format!("p{}", at(0))][at(1) as usize];
-            let positions = &files[&format!("q{}", at(2))][at(3) as usize];
+            let at = |k: usize| r[k].as_u64().unwrap() as usize;
+            let id = |k: usize| r[k].as_str().unwrap();
+            let docs = &files[&format!("p{}", id(0))][at(1)];
+            let positions = &files[&format!("q{}", id(2))][at(3)];
             decode_block(docs.as_str().unwrap(), positions.as_str()).unwrap()
         };
         let first = tier(&refs[0]);
@@ -2254,6 +2644,7 @@ mod tests {
     #[test]
     fn small_tiers_of_neighbouring_terms_share_a_pack() {
         let mut packer = Packer::default();
+        packer.start_block(packer.name_for("term"));
         let mut refs = Vec::new();
         for term in 0..40u32 {
             // 200 postings: over INLINE_BYTES, so two tiers (TIERS[0] = 128, then the rest).
@@ -2268,8 +2659,12 @@ mod tests {
                 serde_json::from_str(&packer.entry(200, term_value(borrowed(&postings)))).unwrap();
             refs.push(entry[1][0].clone());
         }
-        packer.close_all();
+        let block_packs = packer.end_block();
         let packs = packer.take_closed();
+        assert_eq!(
+            block_packs,
+            packs.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>()
+        );
         let doc_packs: Vec<&(String, String)> =
             packs.iter().filter(|(id, _)| id.starts_with('p')).collect();
         assert!(
@@ -2278,7 +2673,10 @@ mod tests {
             doc_packs.len()
         );
         // Tier 0 packs (what a one-word query reads) keep the smallest size; tier 1 its own.
-        let tier0: Vec<String> = refs.iter().map(|r| format!("p{}", r[0])).collect();
+        let tier0: Vec<String> = refs
+            .iter()
+            .map(|r| format!("p{}", r[0].as_str().unwrap()))
+            .collect();
         for (id, data) in &doc_packs {
             let cap = if tier0.contains(id) {
                 DOC_PACK_BYTES[0]
@@ -2295,11 +2693,12 @@ mod tests {
                         .collect::<std::collections::BTreeSet<_>>()
                         .len()
         );
-        // Packs are filled in term order: pack numbers never go back.
-        assert!(
-            refs.windows(2)
-                .all(|w| w[0][0].as_u64() <= w[1][0].as_u64())
-        );
+        // Packs are filled in term order: pack numbers within the block never go back.
+        let number = |r: &serde_json::Value| {
+            let id = r[0].as_str().unwrap();
+            id.rsplit_once('-').unwrap().1.parse::<usize>().unwrap()
+        };
+        assert!(refs.windows(2).all(|w| number(&w[0]) <= number(&w[1])));
     }
 
     #[test]

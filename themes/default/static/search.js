@@ -4,8 +4,8 @@
  * (written by src/search_index/) is a set of scripts under search/<key>/ that each call
  * LEAKPRESS_SEARCH.load(id, data); this file inserts <script src> elements for the ones a
  * query needs: root dictionary shards t<n>, sub-shards s<n> of heavy prefixes (through inner
- * nodes r<n> when a prefix has many), packs of posting tiers p<n> (packs of their positions
- * q<n> only for phrases), excerpt chunks d<n> (index format 5); the format is documented in
+ * nodes r<n> when a prefix has many), packs of posting tiers p<id> (packs of their positions
+ * q<id> only for phrases), excerpt chunks d<n> (index format 7); the format is documented in
  * src/search_index/mod.rs. The tokenizer and stemmer below are ports of
  * src/search_index/tokenize.rs and the Snowball English stemmer;
  * tests/search-client/tokenizer-vectors.json keeps them equal.
