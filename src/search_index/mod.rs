@@ -507,8 +507,11 @@ struct BatchTerm {
     /// Its postings read back from the spill runs and the snapshot, and their positions.
     disk: Vec<RawPosting>,
     disk_positions: Vec<u32>,
-    /// Its bytes in the snapshot, when all its postings are from there, unchanged.
+    /// Its bytes in the snapshot, when all its postings are from there, unchanged; `disk`
+    /// is then empty until [`BatchTerm::decode`].
     raw: Option<snapshot::RawSlice>,
+    /// How many postings are on disk, decoded or not.
+    disk_count: usize,
 }
 
 impl From<snapshot::TermPostings> for BatchTerm {
@@ -519,7 +522,20 @@ impl From<snapshot::TermPostings> for BatchTerm {
             disk: term.postings,
             disk_positions: term.positions,
             raw: term.raw,
+            disk_count: term.count,
         }
+    }
+}
+
+impl BatchTerm {
+    /// Decodes the postings of a term taken from the snapshot undecoded, for scoring.
+    fn decode(&mut self) -> std::io::Result<()> {
+        if let Some(raw) = &self.raw
+            && self.disk.len() < self.disk_count
+        {
+            (self.disk, self.disk_positions) = raw.decode()?;
+        }
+        Ok(())
     }
 }
 
@@ -560,6 +576,7 @@ impl Sources<'_> {
                 disk: Vec::new(),
                 disk_positions: Vec::new(),
                 raw: None,
+                disk_count: 0,
             };
             if take_ours {
                 let (text, s, id) = &mut self.terms[self.next_term];
@@ -571,12 +588,21 @@ impl Sources<'_> {
                         run.take(&mut term.disk, &mut term.disk_positions)?;
                     }
                 }
+                term.disk_count = term.disk.len();
             }
             if take_theirs && let Some(previous) = &mut self.previous {
-                let theirs = previous
+                let mut theirs = previous
                     .take()
                     .map_err(|err| crate::error::Error::Other(previous.discard(&err)))?;
                 if take_ours {
+                    if let Some(raw) = theirs.raw.take()
+                        && theirs.postings.is_empty()
+                    {
+                        (theirs.postings, theirs.positions) = raw
+                            .decode()
+                            .map_err(|err| crate::error::Error::Other(previous.discard(&err)))?;
+                    }
+                    term.disk_count += theirs.postings.len();
                     let offset = term.disk_positions.len() as u32;
                     term.disk_positions.extend_from_slice(&theirs.positions);
                     term.disk
@@ -588,7 +614,7 @@ impl Sources<'_> {
                     term = theirs.into();
                 }
             }
-            let count = in_memory(term.shard) + term.disk.len();
+            let count = in_memory(term.shard) + term.disk_count;
             if count > 0 {
                 postings += count;
                 batch.push(term);
@@ -1120,6 +1146,14 @@ impl Indexer {
         self.write_script_hashed(out, id, data).map(drop)
     }
 
+    /// The build's error for a previous snapshot that does not read back (and is deleted).
+    fn snapshot_damaged(&self, err: &std::io::Error) -> crate::error::Error {
+        crate::error::Error::Other(match &self.previous {
+            Some(previous) => previous.discard(err),
+            None => format!("search index snapshot unreadable ({err})"),
+        })
+    }
+
     /// Where the script `id` goes.
     fn script_path(&self, id: &str) -> String {
         format!("search/{}/{id}.js", self.key)
@@ -1266,7 +1300,7 @@ impl Indexer {
         };
         // What the snapshot holds of a term, or (keeping none) how long it would be; and,
         // when no block can be kept whole, the term scored, from the same merge.
-        let prepare = |term: &BatchTerm| {
+        let prepare = |term: &mut BatchTerm| -> std::io::Result<_> {
             let slice = match (&term.raw, term.shard) {
                 (Some(raw), None) => Some(raw.clone()),
                 _ => None,
@@ -1274,8 +1308,9 @@ impl Indexer {
             if let Some(slice) = &slice
                 && keep_whole
             {
-                return (Raw::Slice(slice.clone()), None);
+                return Ok((Raw::Slice(slice.clone()), None));
             }
+            term.decode()?;
             let all = merge_postings(term, &shards, &by_term);
             let raw = match slice {
                 Some(slice) => Raw::Slice(slice),
@@ -1286,7 +1321,7 @@ impl Indexer {
                 let df = all.len();
                 (df, term_value(scorer.score(df, all.into_iter())))
             });
-            (raw, scored)
+            Ok((raw, scored))
         };
         let mut assembly = Assembly {
             entries: Vec::with_capacity(sources.terms.len()),
@@ -1313,7 +1348,10 @@ impl Indexer {
         loop {
             let (ended, following) = rayon::join(
                 || {
-                    let prepared: Vec<_> = batch.par_iter().map(prepare).collect();
+                    let prepared = batch
+                        .par_iter_mut()
+                        .map(prepare)
+                        .collect::<std::io::Result<Vec<_>>>()?;
                     let mut ended = Vec::new();
                     for (term, (raw, scored)) in batch.into_iter().zip(prepared) {
                         ended.extend(assembly.cut(term, raw, scored));
@@ -1322,12 +1360,15 @@ impl Indexer {
                         ended.extend(assembly.end_open());
                     }
                     // Blocks that may be kept whole are scored only if they cannot be.
-                    ended.par_iter_mut().for_each(|block: &mut EndedBlock| {
-                        if block.scored.len() != block.terms.len() && !block.may_keep() {
-                            block.scored = block.terms.par_iter().map(score_term).collect();
-                        }
-                    });
                     ended
+                        .par_iter_mut()
+                        .try_for_each(|block: &mut EndedBlock| {
+                            if block.scored.len() != block.terms.len() && !block.may_keep() {
+                                block.score(score_term)?;
+                            }
+                            Ok::<_, std::io::Error>(())
+                        })?;
+                    Ok::<_, std::io::Error>(ended)
                 },
                 || {
                     if last {
@@ -1337,6 +1378,7 @@ impl Indexer {
                     }
                 },
             );
+            let ended = ended.map_err(|err| self.snapshot_damaged(&err))?;
             for block in ended {
                 assembly.pack(&self, out, block, score_term)?;
             }
@@ -1923,6 +1965,22 @@ struct EndedBlock {
 }
 
 impl EndedBlock {
+    /// Scores every term, decoding those read from the snapshot undecoded.
+    fn score(
+        &mut self,
+        score: impl Fn(&BatchTerm) -> (usize, TermValue) + Sync + Send,
+    ) -> std::io::Result<()> {
+        self.scored = self
+            .terms
+            .par_iter_mut()
+            .map(|term| {
+                term.decode()?;
+                Ok(score(term))
+            })
+            .collect::<std::io::Result<_>>()?;
+        Ok(())
+    }
+
     /// Whether the block may keep the previous build's index files, so is not scored
     /// unless [`Assembly::pack`] finds it cannot.
     fn may_keep(&self) -> bool {
@@ -2037,7 +2095,9 @@ impl Assembly {
             return Ok(());
         }
         if block.scored.len() != block.terms.len() {
-            block.scored = block.terms.par_iter().map(score).collect();
+            block
+                .score(score)
+                .map_err(|err| indexer.snapshot_damaged(&err))?;
         }
         let scored = std::mem::take(&mut block.scored);
         self.packer.start_block(name.clone());

@@ -542,6 +542,9 @@ impl Cutter {
 /// One term's postings from the snapshot: `postings` index `positions` by `pos_start`.
 pub(super) struct TermPostings {
     pub(super) term: String,
+    /// How many postings it has, decoded or not.
+    pub(super) count: usize,
+    /// Empty until decoded, when `raw` is set.
     pub(super) postings: Vec<RawPosting>,
     pub(super) positions: Vec<u32>,
     /// The term's bytes in its block, when every posting kept its number: what
@@ -559,6 +562,18 @@ pub(super) struct RawSlice {
 impl RawSlice {
     pub(super) fn bytes(&self) -> &[u8] {
         &self.block[self.range.clone()]
+    }
+
+    /// The term's postings (its numbers are those it keeps) and their positions.
+    pub(super) fn decode(&self) -> std::io::Result<(Vec<RawPosting>, Vec<u32>)> {
+        let mut r = Cursor {
+            bytes: self.bytes(),
+            pos: 0,
+        };
+        let (_, count) = read_term_head(&mut r)?;
+        let (mut postings, mut positions) = (Vec::new(), Vec::new());
+        read_postings(&mut r, count, None, Some((&mut postings, &mut positions)))?;
+        Ok((postings, positions))
     }
 }
 
@@ -636,72 +651,117 @@ impl PostingsReader<'_> {
     }
 }
 
-/// The terms of one block, renumbered by `claimed`.
+/// The terms of one block, renumbered by `claimed`. A term all of whose postings kept their
+/// numbers is only checked, not decoded: its bytes are all a rebuild needs unless the term
+/// changed ([`TermPostings::decode`]).
 fn decode_block(block: &Arc<Vec<u8>>, claimed: &[AtomicU32]) -> std::io::Result<Vec<TermPostings>> {
     let bytes = &block[..];
     let mut r = Cursor { bytes, pos: 0 };
     let mut terms = Vec::new();
     while r.pos < bytes.len() {
         let start = r.pos;
-        let mut same_numbers = true;
-        let len = r.varint()? as usize;
-        let text = bytes.get(r.pos..r.pos + len).ok_or_else(damaged)?;
-        r.pos += len;
-        let term = String::from_utf8(text.to_vec()).map_err(|_| damaged())?;
-        let count = r.varint()? as usize;
-        // Each posting takes at least five bytes.
-        let mut postings = Vec::with_capacity(count.min(bytes.len() / 5));
-        let mut positions = Vec::new();
-        let mut old = 0u32;
-        for _ in 0..count {
-            old = old.wrapping_add(r.varint()?);
-            let title_tf = u16::try_from(r.varint()?).map_err(|_| damaged())?;
-            let body_tf = r.varint()?;
-            let agency_tf = u16::try_from(r.varint()?).map_err(|_| damaged())?;
-            let pos_len = r.byte()?;
-            if pos_len as usize > MAX_POSITIONS {
-                return Err(damaged());
+        let (term, count) = read_term_head(&mut r)?;
+        let postings_at = r.pos;
+        let same_numbers = read_postings(&mut r, count, Some(claimed), None)?;
+        if same_numbers {
+            if count > 0 {
+                terms.push(TermPostings {
+                    term: String::from_utf8(term.to_vec()).map_err(|_| damaged())?,
+                    count,
+                    postings: Vec::new(),
+                    positions: Vec::new(),
+                    raw: Some(RawSlice {
+                        block: Arc::clone(block),
+                        range: start..r.pos,
+                    }),
+                });
             }
-            let new = claimed
-                .get(old as usize)
-                .ok_or_else(damaged)?
-                .load(Ordering::Relaxed);
-            same_numbers &= new == old;
-            if new == UNCLAIMED {
-                for _ in 0..pos_len {
-                    r.varint()?;
-                }
-                continue;
-            }
-            let pos_start = positions.len() as u32;
-            let mut last = 0u32;
-            for _ in 0..pos_len {
-                last = last.wrapping_add(r.varint()?);
-                positions.push(last);
-            }
-            postings.push(RawPosting {
-                term: 0,
-                doc: new,
-                title_tf,
-                body_tf,
-                agency_tf,
-                pos_start,
-                pos_len,
-            });
+            continue;
         }
+        r.pos = postings_at;
+        let (mut postings, mut positions) = (Vec::new(), Vec::new());
+        read_postings(
+            &mut r,
+            count,
+            Some(claimed),
+            Some((&mut postings, &mut positions)),
+        )?;
         if !postings.is_empty() {
             terms.push(TermPostings {
-                term,
+                term: String::from_utf8(term.to_vec()).map_err(|_| damaged())?,
+                count: postings.len(),
                 postings,
                 positions,
-                raw: same_numbers.then(|| RawSlice {
-                    block: Arc::clone(block),
-                    range: start..r.pos,
-                }),
+                raw: None,
             });
         }
     }
     Ok(terms)
+}
+
+/// A term's text and posting count, from the front of its bytes.
+fn read_term_head<'b>(r: &mut Cursor<'b>) -> std::io::Result<(&'b [u8], usize)> {
+    let len = r.varint()? as usize;
+    let text = r.bytes.get(r.pos..r.pos + len).ok_or_else(damaged)?;
+    r.pos += len;
+    Ok((text, r.varint()? as usize))
+}
+
+/// Reads `count` postings, renumbered by `claimed` (`None`: numbers kept), into `into` if
+/// given (leaving out an unclaimed number's); returns whether every number was claimed by
+/// itself.
+fn read_postings(
+    r: &mut Cursor<'_>,
+    count: usize,
+    claimed: Option<&[AtomicU32]>,
+    mut into: Option<(&mut Vec<RawPosting>, &mut Vec<u32>)>,
+) -> std::io::Result<bool> {
+    if let Some((postings, _)) = &mut into {
+        // Each posting takes at least five bytes.
+        postings.reserve(count.min(r.bytes.len() / 5));
+    }
+    let mut same_numbers = true;
+    let mut old = 0u32;
+    for _ in 0..count {
+        old = old.wrapping_add(r.varint()?);
+        let title_tf = u16::try_from(r.varint()?).map_err(|_| damaged())?;
+        let body_tf = r.varint()?;
+        let agency_tf = u16::try_from(r.varint()?).map_err(|_| damaged())?;
+        let pos_len = r.byte()?;
+        if pos_len as usize > MAX_POSITIONS {
+            return Err(damaged());
+        }
+        let new = match claimed {
+            Some(claimed) => claimed
+                .get(old as usize)
+                .ok_or_else(damaged)?
+                .load(Ordering::Relaxed),
+            None => old,
+        };
+        same_numbers &= new == old;
+        let Some((postings, positions)) = into.as_mut().filter(|_| new != UNCLAIMED) else {
+            for _ in 0..pos_len {
+                r.varint()?;
+            }
+            continue;
+        };
+        let pos_start = positions.len() as u32;
+        let mut last = 0u32;
+        for _ in 0..pos_len {
+            last = last.wrapping_add(r.varint()?);
+            positions.push(last);
+        }
+        postings.push(RawPosting {
+            term: 0,
+            doc: new,
+            title_tf,
+            body_tf,
+            agency_tf,
+            pos_start,
+            pos_len,
+        });
+    }
+    Ok(same_numbers)
 }
 
 /// Reads a decompressed block front to back.
@@ -1231,7 +1291,11 @@ mod tests {
         {
             let mut reader = previous.reader(reuse).unwrap();
             while reader.head().is_some() {
-                terms.push(reader.take().unwrap());
+                let mut term = reader.take().unwrap();
+                if let Some(raw) = &term.raw {
+                    (term.postings, term.positions) = raw.decode().unwrap();
+                }
+                terms.push(term);
             }
         }
         (previous, terms)
@@ -1308,6 +1372,55 @@ mod tests {
     }
 
     #[test]
+    fn terms_whose_numbers_all_stay_are_kept_as_bytes_and_the_others_decoded() {
+        let positions = [4u32, 9];
+        let (a, b, c) = (
+            posting(2, 1, 0, 2),
+            posting(7, 3, 0, 1),
+            posting(9, 2, 0, 0),
+        );
+        let kept = encode_term("kept", &[(2, &a, &positions[..]), (9, &c, &[])]);
+        let moved = encode_term(
+            "moved",
+            &[(2, &a, &positions[..]), (7, &b, &positions[..1])],
+        );
+        let gone = encode_term("gone", &[(7, &b, &[])]);
+        let bytes = [kept.clone(), moved, gone].concat();
+        // Number 7 is unclaimed (its document changed); the others keep their numbers.
+        let claimed: Vec<AtomicU32> = (0..10)
+            .map(|n| AtomicU32::new(if n == 7 { UNCLAIMED } else { n }))
+            .collect();
+        let terms = decode_block(&Arc::new(bytes), &claimed).unwrap();
+        let names: Vec<&str> = terms.iter().map(|t| t.term.as_str()).collect();
+        assert_eq!(
+            names,
+            ["kept", "moved"],
+            "a term left without postings goes"
+        );
+
+        let unchanged = &terms[0];
+        assert!(unchanged.postings.is_empty(), "not decoded");
+        assert_eq!(unchanged.count, 2);
+        let raw = unchanged.raw.as_ref().expect("its bytes");
+        assert_eq!(raw.bytes(), &kept[..]);
+        let (postings, read_positions) = raw.decode().unwrap();
+        assert_eq!(
+            postings
+                .iter()
+                .map(|p| (p.doc, p.body_tf))
+                .collect::<Vec<_>>(),
+            [(2, 1), (9, 2)]
+        );
+        assert_eq!(read_positions, positions);
+
+        let changed = &terms[1];
+        assert!(changed.raw.is_none(), "its bytes would change");
+        assert_eq!(changed.count, 1);
+        assert_eq!(changed.postings[0].doc, 2);
+        assert_eq!(changed.positions, positions);
+    }
+
+    #[test]
     fn a_cut_block_is_an_error_not_a_panic() {
         let positions = [1u32, 200, 70_000];
         let (a, b) = (posting(0, 1, 0, 3), posting(300, 5, 0, 0));
@@ -1318,8 +1431,9 @@ mod tests {
         let block = |bytes: &[u8]| Arc::new(bytes.to_vec());
         let whole = decode_block(&block(&bytes), &claimed).unwrap();
         assert_eq!(whole.len(), 2);
-        assert_eq!(whole[0].postings.len(), 2);
-        assert_eq!(whole[0].positions, positions);
+        let (postings, read_positions) = whole[0].raw.as_ref().unwrap().decode().unwrap();
+        assert_eq!(postings.len(), 2);
+        assert_eq!(read_positions, positions);
         for len in (1..bytes.len()).filter(|&len| len != first) {
             assert!(
                 decode_block(&block(&bytes[..len]), &claimed).is_err(),
