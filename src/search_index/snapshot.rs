@@ -412,9 +412,9 @@ pub(super) struct PostingsReader<'p> {
 /// The previous snapshot's blocks, passed from its reader to the index's assembly, which
 /// copies the compressed frame (and keeps the index files) of every block whose raw bytes it
 /// would write again. The reader is about two batches ahead of the assembly (one scored, one
-/// read), some tens of blocks; where few old numbers are claimed a batch spans many blocks, so the queue keeps
-/// [`REUSE_QUEUE_BYTES`] at most and drops the oldest past that, which only costs copies (and
-/// scoring a block that could have been kept).
+/// read), some tens of blocks; where few old numbers are claimed a batch spans many blocks,
+/// so the queue keeps [`REUSE_QUEUE_BYTES`] at most and drops the oldest past that, which only
+/// costs copies (and scoring a block that could have been kept).
 #[derive(Clone, Default)]
 pub(super) struct Reuse(Arc<ReuseQueue>);
 
