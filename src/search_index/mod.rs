@@ -1768,7 +1768,7 @@ struct OpenPack {
 struct Packer {
     docs: [OpenPack; 3],
     positions: OpenPack,
-    /// The open block's name, and its packs so far (documents, positions).
+    /// The open block's name, and the numbers its next packs get (documents, positions).
     block: String,
     next_docs: usize,
     next_positions: usize,
@@ -1958,10 +1958,11 @@ struct EndedBlock {
     scored: Vec<(usize, TermValue)>,
     /// Its bytes, when a snapshot is kept.
     raw: Vec<u8>,
-    /// The previous snapshot's frame and record frame for the same bytes.
-    old: Option<(Vec<u8>, Vec<u8>)>,
-    /// Whether postings score as they did when the previous snapshot was written.
-    scored_alike: bool,
+    /// The previous snapshot's frame for the same bytes.
+    frame: Option<Vec<u8>>,
+    /// That block's record frame, when postings score as they did then: the block may then
+    /// keep its index files.
+    record: Option<Vec<u8>>,
 }
 
 impl EndedBlock {
@@ -1984,7 +1985,7 @@ impl EndedBlock {
     /// Whether the block may keep the previous build's index files, so is not scored
     /// unless [`Assembly::pack`] finds it cannot.
     fn may_keep(&self) -> bool {
-        self.scored_alike && self.old.is_some()
+        self.record.is_some()
     }
 }
 
@@ -2052,12 +2053,16 @@ impl Assembly {
         self.cutter = snapshot::Cutter::default();
         let raw = std::mem::take(&mut self.open_raw);
         let old = self.reuse.as_ref().and_then(|reuse| reuse.take_same(&raw));
+        let (frame, record) = match old {
+            Some((frame, record)) => (Some(frame), self.keep_whole.then_some(record)),
+            None => (None, None),
+        };
         Some(EndedBlock {
             terms: std::mem::take(&mut self.open),
             scored: std::mem::take(&mut self.open_scored),
             raw,
-            old,
-            scored_alike: self.keep_whole,
+            frame,
+            record,
         })
     }
 
@@ -2072,9 +2077,9 @@ impl Assembly {
         score: impl Fn(&BatchTerm) -> (usize, TermValue) + Sync + Send,
     ) -> Result<()> {
         let name = self.packer.name_for(&block.terms[0].term);
-        if block.may_keep()
-            && let Some((_, record_frame)) = &block.old
+        if let Some(record_frame) = &block.record
             && let Some(record) = Self::keepable(indexer, out, &name, &block, record_frame)
+            && let Some(frame) = block.frame.take()
         {
             for (id, sha) in &record.packs {
                 out.keep(&indexer.script_path(id), sha);
@@ -2087,10 +2092,9 @@ impl Assembly {
                     .zip(record.entries)
                     .map(|(term, (entry, df))| (term.term, entry, df)),
             );
-            let (frame, record) = block.old.expect("matched above");
             self.blocks.push(Err(snapshot::BlockOut {
                 terms: snapshot::Frame::Compressed(frame),
-                record: snapshot::Frame::Compressed(record),
+                record: snapshot::Frame::Compressed(block.record.unwrap_or_default()),
             }));
             return Ok(());
         }
@@ -2108,8 +2112,8 @@ impl Assembly {
         }
         let packs = self.packer.end_block();
         if self.snapshot.is_some() {
-            let terms = match block.old {
-                Some((frame, _)) => snapshot::Frame::Compressed(frame),
+            let terms = match block.frame {
+                Some(frame) => snapshot::Frame::Compressed(frame),
                 None => snapshot::Frame::Raw(block.raw),
             };
             self.blocks.push(Ok(Assembled {
