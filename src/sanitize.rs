@@ -51,16 +51,23 @@ fn keep_fragment_only(url: &str) -> Option<Cow<'_, str>> {
 
 /// Sanitizes untrusted HTML into markup that is safe to embed in a page.
 pub fn sanitize_html(untrusted: &str) -> Sanitized {
-    let cleaned = CLEANER.clean(untrusted).to_string();
-    block_remote_images(&cleaned)
+    block_remote_images(CLEANER.clean(untrusted).to_string())
 }
 
 /// Replaces `<img>` elements that would load from the network with a placeholder naming the
 /// host. Runs on ammonia's output, which is well-formed and script-free.
-fn block_remote_images(cleaned: &str) -> Sanitized {
+fn block_remote_images(cleaned: String) -> Sanitized {
+    // ammonia serializes every element name in lower case, so markup without `<img` has no
+    // image to block: most bodies skip the second parse.
+    if !cleaned.contains("<img") {
+        return Sanitized {
+            html: cleaned,
+            blocked_remote: 0,
+        };
+    }
     let blocked = std::cell::Cell::new(0usize);
     let rewritten = rewrite_str(
-        cleaned,
+        &cleaned,
         RewriteStrSettings::new().append_element_content_handler(element!("img[src]", |el| {
             let src = el.get_attribute("src").unwrap_or_default();
             if let Some(host) = remote_host(&src) {
@@ -154,6 +161,29 @@ mod tests {
             out.html.contains(r#"rel="noopener noreferrer nofollow""#),
             "{}",
             out.html
+        );
+    }
+
+    #[test]
+    fn blocks_remote_images_written_in_any_case() {
+        // The image pass is skipped for markup without `<img`: that must hold for what
+        // ammonia hands it, whatever the case of the leaked tag.
+        for markup in [
+            r#"<IMG SRC="https://track.example/p.gif">"#,
+            r#"<p>x</p><Img Src="http://track.example/p.gif">"#,
+        ] {
+            let out = sanitize_html(markup);
+            assert_eq!(out.blocked_remote, 1, "{markup}: {}", out.html);
+            assert!(
+                !out.html.to_ascii_lowercase().contains("<img"),
+                "{}",
+                out.html
+            );
+        }
+        let plain = sanitize_html("<p>no images <b>here</b></p>");
+        assert_eq!(
+            (plain.html.as_str(), plain.blocked_remote),
+            ("<p>no images <b>here</b></p>", 0)
         );
     }
 
