@@ -94,12 +94,14 @@
 pub mod encode;
 mod snapshot;
 pub mod tokenize;
+mod words;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use serde_json::json;
@@ -624,10 +626,18 @@ impl Sources<'_> {
     }
 }
 
-/// Per-document term counts during tokenizing (no heap: this is built for every term of
-/// every document).
+/// A term interned in the shared [`TermShard`]s: its shard, and its id there.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+struct TermRef {
+    shard: u32,
+    id: u32,
+}
+
+/// One term's counts in one document, during tokenizing (no heap: this is built for every
+/// term of every document).
 #[derive(Clone, Copy, Default)]
 struct DocTerm {
+    term: TermRef,
     title_tf: u16,
     body_tf: u32,
     agency_tf: u16,
@@ -644,43 +654,62 @@ impl DocTerm {
     }
 }
 
-/// A document's or record's terms: reused per thread, since allocating a map per document
-/// showed in the profile.
+/// Words this thread's memo holds before it starts afresh (a few MB).
+const TERM_MEMO_LIMIT: usize = 200_000;
+
+/// A document's or record's terms, and the thread's memo of words: reused per thread, since
+/// allocating a map per document showed in the profile.
 #[derive(Default)]
 struct DocTerms {
-    /// Term → its counts in `counts`: a hit (most words repeat within a document) is one
-    /// lookup, where `contains_key` then `get_mut` on a map of counts was two.
-    map: FastMap<String, u32>,
+    /// This document's words → index in `counts`: most words repeat within a document, and
+    /// a repeat is one look-up in a table that stays in cache.
+    words: words::WordTable<u32>,
+    /// Term → index in `counts`, for a word new to the document: words with one stem share
+    /// their counts.
+    by_term: FastMap<TermRef, u32>,
     counts: Vec<DocTerm>,
-    drained: Vec<(usize, String, u32)>,
+    /// Every word this thread has indexed (up to [`TERM_MEMO_LIMIT`]) → its interned term, so
+    /// a word is stemmed and looked up in the shared shards once per thread, not once per
+    /// document. Valid for the [`Indexer`] whose `serial` is `memo_owner`.
+    memo: words::WordTable<TermRef>,
+    memo_owner: u64,
+    /// Indices into `counts`, grouped by shard for [`Indexer::store`].
+    order: Vec<u32>,
 }
 
 impl DocTerms {
-    fn clear(&mut self) {
-        self.map.clear();
+    /// Starts a document for `indexer`.
+    fn start(&mut self, indexer: &Indexer) {
+        self.words.clear();
+        self.by_term.clear();
         self.counts.clear();
-    }
-
-    /// Moves the terms out of the map into `drained`, each with its term shard, for
-    /// [`Indexer::store`].
-    fn drain_map(&mut self) {
-        self.drained.clear();
-        for (term, counts) in self.map.drain() {
-            self.drained.push((term_shard(&term), term, counts));
+        if self.memo_owner != indexer.serial || self.memo.len() >= TERM_MEMO_LIMIT {
+            self.memo.clear();
+            self.memo_owner = indexer.serial;
         }
     }
 
-    fn bump(&mut self, term: &str) -> &mut DocTerm {
-        let index = match self.map.get(term) {
-            Some(&index) => index,
-            None => {
-                let index = self.counts.len() as u32;
-                self.counts.push(DocTerm::default());
-                self.map.insert(term.to_owned(), index);
-                index
-            }
-        };
-        &mut self.counts[index as usize]
+    /// The counts of `word`'s term (a word of [`tokenize::tokenize_words`]).
+    fn bump(&mut self, indexer: &Indexer, word: &str) -> &mut DocTerm {
+        let hash = words::hash(word);
+        let DocTerms {
+            words,
+            by_term,
+            counts,
+            memo,
+            ..
+        } = self;
+        let index = words.get_or_insert_with(word, hash, || {
+            let term = memo.get_or_insert_with(word, hash, || indexer.intern(word));
+            *by_term.entry(term).or_insert_with(|| {
+                counts.push(DocTerm {
+                    term,
+                    ..DocTerm::default()
+                });
+                counts.len() as u32 - 1
+            })
+        });
+        &mut counts[index as usize]
     }
 }
 
@@ -702,39 +731,6 @@ impl<'a> Fields<'a> {
             agency_name,
         }
     }
-}
-
-/// Tokenizes `fields` into `terms` (cleared first); returns the lengths: (title, body) in
-/// positions.
-fn tokenize_fields(fields: &Fields<'_>, terms: &mut DocTerms) -> (u32, u32) {
-    terms.clear();
-    let title_end = tokenize::tokenize_terms(fields.title, Mode::Index, 0, |term, pos| {
-        let entry = terms.bump(term);
-        entry.title_tf = entry.title_tf.saturating_add(1);
-        entry.keep(pos);
-    });
-    let body_start = title_end + FIELD_GAP;
-    let mut body_end =
-        tokenize::tokenize_terms(fields.body, Mode::Index, body_start, |term, pos| {
-            let entry = terms.bump(term);
-            entry.body_tf = entry.body_tf.saturating_add(1);
-            entry.keep(pos);
-        });
-    // The file name finds the document too (images and other files have little text).
-    body_end = tokenize::tokenize_terms(
-        fields.file_name,
-        Mode::Index,
-        body_end + FIELD_GAP,
-        |term, _| {
-            let entry = terms.bump(term);
-            entry.body_tf = entry.body_tf.saturating_add(1);
-        },
-    );
-    tokenize::tokenize_terms(fields.agency_name, Mode::Index, 0, |term, _| {
-        let entry = terms.bump(term);
-        entry.agency_tf = entry.agency_tf.saturating_add(1);
-    });
-    (title_end, body_end - body_start)
 }
 
 /// The term shard (of [`TERM_SHARDS`]) that interns `term`.
@@ -773,6 +769,8 @@ struct RecordRange {
 /// (`Sync`).
 pub struct Indexer {
     key: String,
+    /// Tells this indexer's term ids from another's in a thread's memo ([`DocTerms`]).
+    serial: u64,
     /// Document id → document number in the index.
     number_of: Vec<u32>,
     /// Table index → where its records are numbered, in `record_ranges`; `None` for a table
@@ -899,8 +897,10 @@ impl Indexer {
                 (previous, Some(upcoming))
             }
         };
+        static SERIALS: AtomicU64 = AtomicU64::new(1);
         Indexer {
             key: sha256_hex(key_input.as_bytes())[..12].to_owned(),
+            serial: SERIALS.fetch_add(1, Ordering::Relaxed),
             number_of,
             range_of_table,
             record_ranges,
@@ -1079,47 +1079,87 @@ impl Indexer {
     /// number. Returns the lengths: (title, body) in positions.
     fn index_text(&self, doc: u32, fields: &Fields<'_>) -> (u32, u32) {
         let mut terms = DOC_TERMS.with(|t| t.take());
-        let lengths = tokenize_fields(fields, &mut terms);
-        terms.drain_map();
+        let lengths = self.tokenize_fields(fields, &mut terms);
         self.store(doc, &mut terms);
         DOC_TERMS.with(|t| t.replace(terms));
         lengths
     }
 
-    /// Moves one document's terms (`terms.drained`) into the shared shards, taking each
-    /// shard's lock once.
+    /// Tokenizes `fields` into `terms` (started afresh); returns the lengths: (title, body)
+    /// in positions.
+    fn tokenize_fields(&self, fields: &Fields<'_>, terms: &mut DocTerms) -> (u32, u32) {
+        use tokenize::tokenize_words;
+        terms.start(self);
+        let title_end = tokenize_words(fields.title, Mode::Index, 0, |word, pos| {
+            let entry = terms.bump(self, word);
+            entry.title_tf = entry.title_tf.saturating_add(1);
+            entry.keep(pos);
+        });
+        let body_start = title_end + FIELD_GAP;
+        let mut body_end = tokenize_words(fields.body, Mode::Index, body_start, |word, pos| {
+            let entry = terms.bump(self, word);
+            entry.body_tf = entry.body_tf.saturating_add(1);
+            entry.keep(pos);
+        });
+        // The file name finds the document too (images and other files have little text).
+        body_end = tokenize_words(
+            fields.file_name,
+            Mode::Index,
+            body_end + FIELD_GAP,
+            |word, _| {
+                let entry = terms.bump(self, word);
+                entry.body_tf = entry.body_tf.saturating_add(1);
+            },
+        );
+        tokenize_words(fields.agency_name, Mode::Index, 0, |word, _| {
+            let entry = terms.bump(self, word);
+            entry.agency_tf = entry.agency_tf.saturating_add(1);
+        });
+        (title_end, body_end - body_start)
+    }
+
+    /// Stems `word` (a word of [`tokenize::tokenize_words`]) and interns its term.
+    fn intern(&self, word: &str) -> TermRef {
+        let term = tokenize::stem_once(word);
+        let shard = term_shard(&term);
+        let mut guard = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
+        let next = guard.ids.len() as u32;
+        let id = match guard.ids.get(&*term) {
+            Some(&id) => id,
+            None => {
+                guard.ids.insert(term.into_owned(), next);
+                next
+            }
+        };
+        TermRef {
+            shard: shard as u32,
+            id,
+        }
+    }
+
+    /// Moves one document's terms into the shared shards as postings, taking each shard's
+    /// lock once.
     fn store(&self, doc: u32, terms: &mut DocTerms) {
-        let DocTerms {
-            counts: all_counts,
-            drained,
-            ..
-        } = terms;
-        drained.sort_unstable_by_key(|e| e.0);
-        let mut rest = &mut drained[..];
-        while let Some(first) = rest.first() {
-            let shard_index = first.0;
-            let run = rest.iter().take_while(|e| e.0 == shard_index).count();
-            let (this, after) = rest.split_at_mut(run);
+        let DocTerms { counts, order, .. } = terms;
+        order.clear();
+        order.extend(0..counts.len() as u32);
+        order.sort_unstable_by_key(|&i| counts[i as usize].term.shard);
+        for run in
+            order.chunk_by(|&a, &b| counts[a as usize].term.shard == counts[b as usize].term.shard)
+        {
+            let shard_index = counts[run[0] as usize].term.shard as usize;
             let mut shard = self.shards[shard_index]
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             let shard = &mut *shard;
-            for (_, term, counts) in this.iter_mut() {
-                let counts = &all_counts[*counts as usize];
-                let term_id = match shard.ids.get(term.as_str()) {
-                    Some(&id) => id,
-                    None => {
-                        let id = shard.ids.len() as u32;
-                        shard.ids.insert(std::mem::take(term), id);
-                        id
-                    }
-                };
+            for &i in run {
+                let counts = &counts[i as usize];
                 let pos_start = shard.positions.len() as u32;
                 shard
                     .positions
                     .extend_from_slice(&counts.positions[..counts.npos as usize]);
                 shard.postings.push(RawPosting {
-                    term: term_id,
+                    term: counts.term.id,
                     doc,
                     title_tf: counts.title_tf,
                     body_tf: counts.body_tf,
@@ -1137,9 +1177,7 @@ impl Indexer {
                     .unwrap_or_else(|e| e.into_inner())
                     .put(shard_index, &run);
             }
-            rest = after;
         }
-        drained.clear();
     }
 
     fn write_script(&self, out: &Output, id: &str, data: &str) -> Result<()> {
@@ -2516,6 +2554,63 @@ mod tests {
             .and_then(|t| t.strip_suffix(");\n"))
             .unwrap();
         serde_json::from_str(body).unwrap()
+    }
+
+    /// Every (term, document, body tf) an indexer's shards hold, by the term's text.
+    fn held_postings(indexer: &Indexer) -> Vec<(String, u32, u32)> {
+        let mut held = Vec::new();
+        for shard in &indexer.shards {
+            let shard = shard.lock().unwrap();
+            let mut names = vec![String::new(); shard.ids.len()];
+            for (term, &id) in &shard.ids {
+                names[id as usize] = term.clone();
+            }
+            for p in &shard.postings {
+                held.push((names[p.term as usize].clone(), p.doc, p.body_tf));
+            }
+        }
+        held.sort();
+        held
+    }
+
+    #[test]
+    fn words_are_counted_by_their_stem_and_never_under_another_indexers_ids() {
+        // Each call is a new indexer on this thread, which keeps its memo of words between
+        // them: the words met before must be interned again, in the new indexer's shards.
+        let index = |bodies: &[&str]| {
+            let indexer = Indexer::new(&[], &[], &Config::default(), "", &[], &Cache::disabled());
+            for (doc, body) in bodies.iter().enumerate() {
+                indexer.index_text(doc as u32, &Fields::of("", body, "", ""));
+            }
+            held_postings(&indexer)
+        };
+        let cases: [(&[&str], &[(&str, u32, u32)]); 2] = [
+            (
+                &["protesters protested the protest alpha", "alpha beta alpha"],
+                &[
+                    ("alpha", 0, 1),
+                    ("alpha", 1, 2),
+                    ("beta", 1, 1),
+                    ("protest", 0, 3),
+                ],
+            ),
+            (
+                &["zulu", "beta protesting alpha"],
+                &[
+                    ("alpha", 1, 1),
+                    ("beta", 1, 1),
+                    ("protest", 1, 1),
+                    ("zulu", 0, 1),
+                ],
+            ),
+        ];
+        for (bodies, expected) in cases {
+            let expected: Vec<_> = expected
+                .iter()
+                .map(|&(term, doc, tf)| (term.to_owned(), doc, tf))
+                .collect();
+            assert_eq!(index(bodies), expected, "{bodies:?}");
+        }
     }
 
     #[test]

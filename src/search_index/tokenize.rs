@@ -108,140 +108,18 @@ pub fn fold(text: &str) -> String {
     out
 }
 
+/// The term of a word of [`tokenize_words`]: [`stem`] without a copy when nothing changes.
+pub fn stem_once(word: &str) -> std::borrow::Cow<'_, str> {
+    if is_stemmable(word) {
+        STEMMER.stem(word)
+    } else {
+        std::borrow::Cow::Borrowed(word)
+    }
+}
+
 /// Stems one folded word if it is ASCII letters only and at least three long.
 pub fn stem(word: &str) -> String {
-    with_scratch(|scratch| scratch.stems.with_stem(word, str::to_owned))
-}
-
-/// Entries the per-thread stem memo holds before it starts afresh: at most 4 MB of slots and
-/// 16 MB of words (a few MB for real text, whose words are short).
-const STEM_CACHE_LIMIT: usize = 200_000;
-
-/// Longest word the memo keeps, in bytes; longer ones are not indexed anyway.
-const STEM_CACHE_MAX_WORD: usize = MAX_TERM_CHARS;
-
-/// One slot of [`StemMemo`]'s table: a word and its stem, back to back in the arena.
-#[derive(Clone, Copy, Default)]
-struct MemoSlot {
-    /// Hash bits the slot index does not use, to skip most comparisons of other words.
-    tag: u16,
-    /// 0 marks an empty slot (memoized words are three bytes or more).
-    key_len: u8,
-    stem_len: u8,
-    /// Start of the word in the arena.
-    start: u32,
-}
-
-/// Stems of the words seen so far, keyed by the folded word. Words follow Zipf's law, so a
-/// small per-thread memo answers most lookups; the Snowball stemmer was the largest single cost
-/// of indexing before it. An open-addressed table of 8-byte slots over one arena of words and
-/// stems, rather than a map of `String`s: a probe was then two or three cache misses (table,
-/// word, stem on the heap) plus a SipHash, and the memo showed as a third of tokenizing.
-#[derive(Default)]
-struct StemMemo {
-    /// A power of two long (or empty), at most half full.
-    slots: Vec<MemoSlot>,
-    /// Each memoized word followed by its stem (ASCII, so any offset is a char boundary).
-    arena: String,
-    len: usize,
-}
-
-impl StemMemo {
-    /// Calls `f` with the stem of `word` (see [`stem`]), without allocating when the memo has
-    /// it.
-    fn with_stem<R>(&mut self, word: &str, f: impl FnOnce(&str) -> R) -> R {
-        if !is_stemmable(word) {
-            return f(word);
-        }
-        if word.len() > STEM_CACHE_MAX_WORD {
-            return f(&STEMMER.stem(word));
-        }
-        if self.len >= STEM_CACHE_LIMIT {
-            self.slots.fill(MemoSlot::default());
-            self.arena.clear();
-            self.len = 0;
-        }
-        if self.len * 2 >= self.slots.len() {
-            self.grow();
-        }
-        let hash = word_hash(word.as_bytes());
-        let tag = (hash >> 48) as u16;
-        let mask = self.slots.len() - 1;
-        let mut index = hash as usize & mask;
-        loop {
-            let slot = self.slots[index];
-            if slot.key_len == 0 {
-                break;
-            }
-            if slot.tag == tag && slot.key_len as usize == word.len() {
-                let key_end = slot.start as usize + word.len();
-                if &self.arena[slot.start as usize..key_end] == word {
-                    return f(&self.arena[key_end..key_end + slot.stem_len as usize]);
-                }
-            }
-            index = (index + 1) & mask;
-        }
-        let stemmed = STEMMER.stem(word);
-        let result = f(&stemmed);
-        // Porter2 never lengthens a word, but the slot could not hold a longer stem.
-        if let (Ok(start), Ok(stem_len)) =
-            (u32::try_from(self.arena.len()), u8::try_from(stemmed.len()))
-        {
-            self.slots[index] = MemoSlot {
-                tag,
-                key_len: word.len() as u8,
-                stem_len,
-                start,
-            };
-            self.arena.push_str(word);
-            self.arena.push_str(&stemmed);
-            self.len += 1;
-        }
-        result
-    }
-
-    /// Doubles the table (the arena stays as it is).
-    fn grow(&mut self) {
-        let capacity = (self.slots.len() * 2).max(1024);
-        let mask = capacity - 1;
-        let mut slots = vec![MemoSlot::default(); capacity];
-        for slot in self.slots.iter().filter(|s| s.key_len != 0) {
-            let word = &self.arena[slot.start as usize..][..slot.key_len as usize];
-            let mut index = word_hash(word.as_bytes()) as usize & mask;
-            while slots[index].key_len != 0 {
-                index = (index + 1) & mask;
-            }
-            slots[index] = *slot;
-        }
-        self.slots = slots;
-    }
-}
-
-/// A hash of a short word for [`StemMemo`]: FxHash (rustc's) over 8-byte chunks, then
-/// MurmurHash3's finalizer. Fx alone carries each bit's influence only upwards, so the slot
-/// index (low bits) would hang on a word's first bytes; the finalizer mixes every bit into
-/// every other. SipHash's flooding resistance buys nothing against our own tokenizer's output.
-fn word_hash(bytes: &[u8]) -> u64 {
-    let mut hash = bytes.len() as u64;
-    let mut add = |word: u64| {
-        hash = (hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    };
-    let mut rest = bytes;
-    while let Some((chunk, after)) = rest.split_first_chunk::<8>() {
-        add(u64::from_le_bytes(*chunk));
-        rest = after;
-    }
-    // The tail (most words are shorter than 8 bytes) in one step, not a step per byte.
-    if !rest.is_empty() {
-        let mut tail = [0u8; 8];
-        tail[..rest.len()].copy_from_slice(rest);
-        add(u64::from_le_bytes(tail));
-    }
-    hash ^= hash >> 33;
-    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    hash ^= hash >> 33;
-    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    hash ^ (hash >> 33)
+    stem_once(word).into_owned()
 }
 
 /// Whether [`stem`] runs the stemmer on `word`: ASCII letters only, three or more.
@@ -302,7 +180,7 @@ pub fn tokenize_with(text: &str, mode: Mode, start_pos: u32, mut emit: impl FnMu
     })
 }
 
-/// Buffers and the stem memo, reused across calls: the indexer tokenizes every document on
+/// Buffers reused across calls: the indexer tokenizes every document on
 /// the render threads, and per-call allocation showed in its profile.
 #[derive(Default)]
 struct Scratch {
@@ -312,7 +190,6 @@ struct Scratch {
     group: Vec<(std::ops::Range<usize>, u32)>,
     /// One non-ASCII character's folded form.
     folded: String,
-    stems: StemMemo,
 }
 
 thread_local! {
@@ -336,18 +213,24 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 
 /// [`tokenize_with`] without an owned `Token` per term: `emit(term, pos)` borrows the term.
 /// Returns the next free position.
-pub fn tokenize_terms(
-    text: &str,
-    mode: Mode,
-    start_pos: u32,
-    mut emit: impl FnMut(&str, u32),
-) -> u32 {
+pub fn tokenize_terms(text: &str, mode: Mode, start_pos: u32, emit: impl FnMut(&str, u32)) -> u32 {
+    cut(text, mode, start_pos, true, emit)
+}
+
+/// [`tokenize_terms`] before step 5: `emit(word, pos)` gets each folded word that survives
+/// step 4 (and each compound), whose term is [`stem_once`]`(word)`. For a caller that keeps
+/// its own memo of words, and so stems each distinct word once (the Snowball stemmer costs
+/// more than cutting the text).
+pub fn tokenize_words(text: &str, mode: Mode, start_pos: u32, emit: impl FnMut(&str, u32)) -> u32 {
+    cut(text, mode, start_pos, false, emit)
+}
+
+fn cut(text: &str, mode: Mode, start_pos: u32, stem: bool, mut emit: impl FnMut(&str, u32)) -> u32 {
     with_scratch(|scratch| {
         let Scratch {
             words,
             group,
             folded,
-            stems,
         } = scratch;
         words.clear();
         group.clear();
@@ -357,7 +240,7 @@ pub fn tokenize_terms(
             state: State::Between,
             words,
             group,
-            stems,
+            stem,
             emit: &mut emit,
         };
         cutter.cut(text, folded);
@@ -386,7 +269,8 @@ struct Cutter<'a, F> {
     state: State,
     words: &'a mut String,
     group: &'a mut Vec<(std::ops::Range<usize>, u32)>,
-    stems: &'a mut StemMemo,
+    /// Off for [`tokenize_words`]: words go out as folded, before step 5.
+    stem: bool,
     emit: &'a mut F,
 }
 
@@ -506,14 +390,11 @@ impl<F: FnMut(&str, u32)> Cutter<'_, F> {
 
     /// Emits the word at `range` of `words` (steps 4 and 5).
     fn emit_word(&mut self, range: std::ops::Range<usize>, pos: u32) {
-        let Self {
-            words, stems, emit, ..
-        } = self;
-        emit_word(&words[range], pos, stems, emit);
+        emit_word(&self.words[range], pos, self.stem, self.emit);
     }
 
     fn emit_word_at(&mut self, word: &str, pos: u32) {
-        emit_word(word, pos, self.stems, self.emit);
+        emit_word(word, pos, self.stem, self.emit);
     }
 }
 
@@ -524,14 +405,18 @@ pub fn tokenize(text: &str, mode: Mode) -> Vec<Token> {
     tokens
 }
 
-/// Drops stop words and over-long words, stems the rest, and emits them.
-fn emit_word(word: &str, pos: u32, stems: &mut StemMemo, emit: &mut impl FnMut(&str, u32)) {
+/// Drops stop words and over-long words, stems the rest (if `stem`), and emits them.
+fn emit_word(word: &str, pos: u32, stem: bool, emit: &mut impl FnMut(&str, u32)) {
     // Byte length bounds the char count from above: only long words need counting.
     if (word.len() > MAX_TERM_CHARS && word.chars().count() > MAX_TERM_CHARS) || is_stop_word(word)
     {
         return;
     }
-    stems.with_stem(word, |stemmed| emit(stemmed, pos));
+    if stem {
+        emit(&stem_once(word), pos);
+    } else {
+        emit(word, pos);
+    }
 }
 
 #[cfg(test)]
@@ -595,8 +480,8 @@ mod tests {
     }
 
     /// The tokenizer as it was before the streaming cut: fold the whole text into units, then
-    /// split them, with a plain binary search for stop words and no stem memo. The fast path
-    /// must agree with it term for term.
+    /// split them, with a plain binary search for stop words. The fast path must agree with it
+    /// term for term.
     mod reference {
         // A glob: rustfmt's 2021 and 2024 styles sort a mixed-case list differently.
         use super::super::*;
@@ -829,30 +714,16 @@ mod tests {
     }
 
     #[test]
-    fn stem_memo_agrees_with_the_stemmer_and_stays_bounded() {
-        let mut memo = StemMemo::default();
-        let mut rng = Rng(7);
-        for _ in 0..(STEM_CACHE_LIMIT + 1000) {
-            let len = 1 + rng.below(9);
-            let word: String = (0..len)
-                .map(|_| b"aeiouynrstlgdbpz1"[rng.below(17)] as char)
-                .collect();
-            let expected = if word.len() >= 3 && word.bytes().all(|b| b.is_ascii_lowercase()) {
-                STEMMER.stem(&word).into_owned()
-            } else {
-                word.clone()
-            };
-            assert_eq!(memo.with_stem(&word, str::to_owned), expected, "{word}");
-            assert!(memo.len <= STEM_CACHE_LIMIT);
-        }
-        // Too long for the memo: stemmed each time.
-        let long = format!("{}ness", "x".repeat(STEM_CACHE_MAX_WORD));
-        assert_eq!(memo.with_stem(&long, str::to_owned), STEMMER.stem(&long));
+    fn stems_only_ascii_letter_words_of_three_or_more() {
         assert_eq!(stem("generously"), "generous");
+        assert_eq!(stem("protesters"), "protest");
         assert_eq!(stem("Running"), "Running");
+        assert_eq!(stem("runs2"), "runs2");
+        assert_eq!(stem("is"), "is");
+        assert_eq!(stem("café"), "café");
     }
 
-    /// Throughput of [`tokenize_terms`] in index mode on the bodies of the Markdown files
+    /// Throughput of [`tokenize_words`] (the indexer's cut, before stemming) in index mode on the bodies of the Markdown files
     /// under `$LEAKPRESS_TOKENIZE_DIR` (front matter skipped), in words per second. Run with
     /// `LEAKPRESS_TOKENIZE_DIR=/path/to/content cargo test --release --lib tokenize_throughput
     /// -- --ignored --nocapture`; `LEAKPRESS_TOKENIZE_FILES` caps the file count (default
@@ -907,7 +778,7 @@ mod tests {
             (words, terms, check) = (0, 0, 0);
             let started = std::time::Instant::now();
             for body in &bodies {
-                let end = tokenize_terms(body, Mode::Index, 0, |term, pos| {
+                let end = tokenize_words(body, Mode::Index, 0, |term, pos| {
                     terms += 1;
                     check = check.wrapping_add(term.len() as u64 ^ pos as u64);
                 });

@@ -1,0 +1,148 @@
+//! A map from short strings to small `Copy` values, its keys back to back in one arena. The
+//! indexer looks up every word of every document in two of these (the document's own words,
+//! and the thread's memo of words it has met), so a key is one slice of a string it owns
+//! rather than a `String` of its own: no allocation per new word, and comparing a key reads
+//! memory next to the keys before it.
+
+use hashbrown::HashTable;
+
+#[derive(Clone, Copy)]
+struct Slot<V> {
+    /// The hash's high half: most other words that share a bucket differ here, and are
+    /// passed over without reading the arena.
+    hash_high: u32,
+    start: u32,
+    len: u32,
+    value: V,
+}
+
+pub(super) struct WordTable<V> {
+    slots: HashTable<Slot<V>>,
+    arena: Vec<u8>,
+}
+
+impl<V> Default for WordTable<V> {
+    fn default() -> Self {
+        WordTable {
+            slots: HashTable::new(),
+            arena: Vec::new(),
+        }
+    }
+}
+
+/// The hash [`WordTable`] keys by, for a caller that looks the same word up in two tables.
+pub(super) fn hash(word: &str) -> u64 {
+    word_hash(word.as_bytes())
+}
+
+impl<V: Copy> WordTable<V> {
+    pub(super) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Empties the table, keeping its memory.
+    pub(super) fn clear(&mut self) {
+        self.slots.clear();
+        self.arena.clear();
+    }
+
+    /// The value of `word` (whose [`hash`] is `hash`), made by `make` and kept if the table
+    /// has none. Past what a slot can point at (an arena of 4 GiB), `make`'s value is returned
+    /// but not kept.
+    pub(super) fn get_or_insert_with(
+        &mut self,
+        word: &str,
+        hash: u64,
+        make: impl FnOnce() -> V,
+    ) -> V {
+        let high = (hash >> 32) as u32;
+        let arena = &self.arena;
+        let found = self.slots.find(hash, |slot| {
+            slot.hash_high == high
+                && slot.len as usize == word.len()
+                && &arena[slot.start as usize..][..word.len()] == word.as_bytes()
+        });
+        if let Some(slot) = found {
+            return slot.value;
+        }
+        let value = make();
+        let (Ok(start), Ok(len)) = (u32::try_from(self.arena.len()), u32::try_from(word.len()))
+        else {
+            return value;
+        };
+        if start.checked_add(len).is_none() {
+            return value;
+        }
+        self.arena.extend_from_slice(word.as_bytes());
+        let arena = &self.arena;
+        self.slots.insert_unique(
+            hash,
+            Slot {
+                hash_high: high,
+                start,
+                len,
+                value,
+            },
+            |slot| word_hash(&arena[slot.start as usize..][..slot.len as usize]),
+        );
+        value
+    }
+}
+
+/// A hash of a short word for [`WordTable`]: FxHash (rustc's) over 8-byte chunks, then
+/// MurmurHash3's finalizer. Fx alone carries each bit's influence only upwards, so the slot
+/// index (low bits) would hang on a word's first bytes; the finalizer mixes every bit into
+/// every other. SipHash's flooding resistance buys nothing against our own tokenizer's output.
+fn word_hash(bytes: &[u8]) -> u64 {
+    let mut hash = bytes.len() as u64;
+    let mut add = |word: u64| {
+        hash = (hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    };
+    let mut rest = bytes;
+    while let Some((chunk, after)) = rest.split_first_chunk::<8>() {
+        add(u64::from_le_bytes(*chunk));
+        rest = after;
+    }
+    // The tail (most words are shorter than 8 bytes) in one step, not a step per byte.
+    if !rest.is_empty() {
+        let mut tail = [0u8; 8];
+        tail[..rest.len()].copy_from_slice(rest);
+        add(u64::from_le_bytes(tail));
+    }
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^ (hash >> 33)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_each_word_once_with_the_first_value() {
+        let mut table = WordTable::default();
+        let mut made = 0;
+        // Enough words to grow the table several times, each met twice.
+        let words: Vec<String> = (0..5000).map(|i| format!("w{i}")).collect();
+        for round in 0..2 {
+            for (i, word) in words.iter().enumerate() {
+                let value = table.get_or_insert_with(word, hash(word), || {
+                    made += 1;
+                    i * 10 + round
+                });
+                assert_eq!(value, i * 10, "{word}");
+            }
+        }
+        assert_eq!(made, words.len());
+        assert_eq!(table.len(), words.len());
+        // A prefix or an extension of a known word is another word.
+        assert_eq!(table.get_or_insert_with("w1", hash("w1"), || 7), 10);
+        assert_eq!(table.get_or_insert_with("w", hash("w"), || 7), 7);
+        assert_eq!(table.get_or_insert_with("w10000", hash("w10000"), || 8), 8);
+        table.clear();
+        assert_eq!(table.len(), 0);
+        assert_eq!(table.get_or_insert_with("w1", hash("w1"), || 9), 9);
+    }
+}
