@@ -2584,7 +2584,9 @@ mod tests {
             }
             held_postings(&indexer)
         };
-        let cases: [(&[&str], &[(&str, u32, u32)]); 2] = [
+        // (bodies, postings expected as (term, document, body tf)).
+        type Case<'c> = (&'c [&'c str], &'c [(&'c str, u32, u32)]);
+        let cases: [Case<'_>; 2] = [
             (
                 &["protesters protested the protest alpha", "alpha beta alpha"],
                 &[
