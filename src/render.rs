@@ -8,6 +8,7 @@
 //! thread scheduling, the clock or the output folder.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
@@ -76,6 +77,9 @@ pub(crate) struct DocCard<'a> {
     agency: AgencyCard<'a>,
     summary: &'a str,
     tags: Vec<Link>,
+    /// On listing pages whose cards are spliced, the card's slot ([`CARD_SLOT`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    html: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -177,6 +181,67 @@ const COMPACT_BODY_KINDS: &[&str] = &["markdown", "text", "pdf", "docx"];
 /// only, so neither pass changes it.
 const BODY_SLOT: &str = "lpBodySlot5e0c9b1d7a";
 
+/// Stands in for a listing card rendered once by `card.html` (see [`Renderer::card_html`]):
+/// this, the document's id, then `z`. Letters and digits only, like [`BODY_SLOT`].
+const CARD_SLOT: &str = "lpCardSlot5e0c9b1d7a";
+
+/// The site root in the links of a card rendered once, until it is spliced into a page and
+/// takes the page's relative prefix (`../../`). Letters, digits and a `/`, which minifying
+/// leaves alone even in an unquoted attribute value.
+const CARD_ROOT: &str = "lpCardRoot5e0c9b1d7a/";
+
+/// The template that renders one listing card, when a theme has it.
+const CARD_TEMPLATE: &str = "card.html";
+
+/// Documents whose cards are held for splicing (the first by id): each listing kind holds
+/// about 900 bytes a card in the default theme, so at most about 360 MB for both. Later
+/// documents' cards are rendered with their pages, as without `card.html`.
+const CARD_DOCS: usize = 200_000;
+
+/// Largest card held for splicing; a larger one is rendered with its pages.
+const CARD_MAX_BYTES: usize = 2048;
+
+/// Cards of one listing kind held for splicing, by document id, each rendered on first use.
+type CardCells = Vec<OnceLock<Option<Box<str>>>>;
+
+/// The card of document `id` in `cells`, made by `make` (see [`Renderer::card_html`]) the
+/// first time it is asked for; `None` when it is not held.
+fn held_card(
+    cells: Option<&CardCells>,
+    id: usize,
+    make: impl FnOnce() -> Option<String>,
+) -> Option<&str> {
+    cells?
+        .get(id)?
+        .get_or_init(|| {
+            make()
+                .filter(|card| card.len() <= CARD_MAX_BYTES)
+                .map(String::into_boxed_str)
+        })
+        .as_deref()
+}
+
+/// The cards of a listing page, spliced in after it is rendered.
+#[derive(Clone, Copy)]
+struct CardSplice<'c> {
+    /// A document's card, or `None` when it is not held.
+    card: &'c (dyn Fn(usize) -> Option<&'c str> + Sync),
+    /// The page's documents, in listing order.
+    ids: &'c [usize],
+}
+
+/// The listings whose cards a theme's `card.html` renders, as `listing` tells it.
+const CARD_LISTINGS: [&str; 2] = ["agency", "term"];
+
+/// A page to render: its template, site path, output file, and key for the next build.
+#[derive(Clone, Copy)]
+struct PageTarget<'p> {
+    template: &'p str,
+    url: &'p str,
+    file: &'p str,
+    key: Option<PageKey>,
+}
+
 /// How a page's body enters its key.
 #[derive(Clone, Copy)]
 enum BodyKey<'b> {
@@ -251,7 +316,7 @@ impl<'a> Renderer<'a> {
             tera,
             base,
             base_key: base_key.expect("every base value is hashed"),
-            template_prints: page_cache::template_fingerprints(&theme.templates),
+            template_prints: listing_prints(page_cache::template_fingerprints(&theme.templates)),
             pages: None,
             rendered: AtomicUsize::new(0),
             reused: AtomicUsize::new(0),
@@ -317,31 +382,137 @@ impl<'a> Renderer<'a> {
         url: &str,
         fill: impl Fn(&mut PageContext),
     ) -> Result<()> {
+        self.listing_lazy(out, template, url, |ctx, _| fill(ctx), None)
+    }
+
+    /// [`Renderer::page_lazy`] for a listing whose `cards` may be spliced in: `fill(ctx,
+    /// slots)` gives each listed card its [`CARD_SLOT`] as `html` when `slots` is set. A
+    /// page where the slots do not come out of rendering as they went in is rendered again
+    /// without them.
+    fn listing_lazy(
+        &self,
+        out: &Output,
+        template: &str,
+        url: &str,
+        fill: impl Fn(&mut PageContext, bool),
+        cards: Option<CardSplice<'_>>,
+    ) -> Result<()> {
         let file = page_file(url);
-        let Some(pages) = &self.pages else {
-            let mut plain = PageContext::from(tera::Context::new());
-            fill(&mut plain);
-            return self.render_page(out, template, url, &file, plain.into_parts().0, None, None);
+        // Asked only of a page that is rendered: it renders the cards not rendered yet.
+        let spliceable = || cards.filter(|c| c.ids.iter().all(|&id| (c.card)(id).is_some()));
+        let (ctx, key, cards) = match &self.pages {
+            None => {
+                let cards = spliceable();
+                let mut plain = PageContext::from(tera::Context::new());
+                fill(&mut plain, cards.is_some());
+                (plain.into_parts().0, None, cards)
+            }
+            // A page the previous build did not write is rendered whatever its key: one pass
+            // both keys it and fills the context.
+            Some(pages) if !pages.knows(&file) => {
+                let cards = spliceable();
+                let mut ctx = PageContext::new();
+                fill(&mut ctx, cards.is_some());
+                let (ctx, values) = ctx.into_parts();
+                let key = values
+                    .and_then(|values| self.page_key(template, &file, &values, BodyKey::None));
+                (ctx, key, cards)
+            }
+            Some(_) => {
+                let mut keyed = PageContext::keyed();
+                fill(&mut keyed, false);
+                let key = keyed
+                    .into_key()
+                    .and_then(|values| self.page_key(template, &file, &values, BodyKey::None));
+                if self.kept(out, &file, key.as_ref()) {
+                    return Ok(());
+                }
+                let cards = spliceable();
+                let mut plain = PageContext::from(tera::Context::new());
+                fill(&mut plain, cards.is_some());
+                (plain.into_parts().0, key, cards)
+            }
         };
-        // A page the previous build did not write is rendered whatever its key: one pass
-        // both keys it and fills the context.
-        if !pages.knows(&file) {
-            let mut ctx = PageContext::new();
-            fill(&mut ctx);
-            return self.page(out, template, url, ctx);
+        let page = PageTarget {
+            template,
+            url,
+            file: &file,
+            key,
+        };
+        let ctx = match cards {
+            Some(cards) => {
+                if self.render_with_cards(out, &page, ctx, cards)? {
+                    return Ok(());
+                }
+                let mut plain = PageContext::from(tera::Context::new());
+                fill(&mut plain, false);
+                plain.into_parts().0
+            }
+            None => ctx,
+        };
+        self.render_page(out, &page, ctx, None)
+    }
+
+    /// Renders a listing page with its cards' slots, rewrites and minifies it, and splices
+    /// the cards in; `false` (nothing written) when the slots did not come out one per card,
+    /// in order.
+    fn render_with_cards(
+        &self,
+        out: &Output,
+        page: &PageTarget<'_>,
+        ctx: tera::Context,
+        cards: CardSplice<'_>,
+    ) -> Result<bool> {
+        let (html, prefix) = self.render_html(page, ctx)?;
+        // An empty prefix would turn a link to the root into an empty one.
+        if prefix.is_empty() || html.matches(CARD_SLOT).count() != cards.ids.len() {
+            return Ok(false);
         }
-        let mut keyed = PageContext::keyed();
-        fill(&mut keyed);
-        let key = keyed
-            .into_key()
-            .and_then(|values| self.page_key(template, &file, &values, BodyKey::None));
-        if self.kept(out, &file, key.as_ref()) {
-            return Ok(());
+        let shell = self.finish(&html, &prefix)?;
+        let mut spliced = Vec::with_capacity(shell.len() + cards.ids.len() * 1024);
+        let mut rest = &shell[..];
+        for &id in cards.ids {
+            let Some(at) = find_bytes(rest, CARD_SLOT.as_bytes()) else {
+                return Ok(false);
+            };
+            spliced.extend_from_slice(&rest[..at]);
+            rest = &rest[at + CARD_SLOT.len()..];
+            let end = format!("{id}z");
+            let (Some(after), Some(card)) = (rest.strip_prefix(end.as_bytes()), (cards.card)(id))
+            else {
+                return Ok(false);
+            };
+            rest = after;
+            let mut last = 0;
+            for (at, _) in card.match_indices(CARD_ROOT) {
+                spliced.extend_from_slice(&card.as_bytes()[last..at]);
+                spliced.extend_from_slice(prefix.as_bytes());
+                last = at + CARD_ROOT.len();
+            }
+            spliced.extend_from_slice(&card.as_bytes()[last..]);
         }
-        let mut plain = PageContext::from(tera::Context::new());
-        fill(&mut plain);
-        let (ctx, _) = plain.into_parts();
-        self.render_page(out, template, url, &file, ctx, None, key)
+        spliced.extend_from_slice(rest);
+        self.write_page(out, page, &spliced)?;
+        Ok(true)
+    }
+
+    /// One card as `card.html` renders it for `listing` (one of [`CARD_LISTINGS`]), its links
+    /// rooted at [`CARD_ROOT`], minified. `None` when it cannot be spliced: the template fails
+    /// (the page's own rendering reports it), or the card's text holds a slot or root marker.
+    fn card_html(&self, card: &DocCard<'_>, listing: &str) -> Option<String> {
+        let mut context = self.base.clone();
+        context.insert("doc", card);
+        context.insert("listing", listing);
+        let html = self.tera.render(CARD_TEMPLATE, &context).ok()?;
+        if html.contains(CARD_SLOT) || html.contains(CARD_ROOT) {
+            return None;
+        }
+        let html = crate::links::rewrite_with_prefix(&html, CARD_ROOT, self.offline).ok()?;
+        if self.config.minify {
+            String::from_utf8(minify_html::minify(html.as_bytes(), &self.minify)).ok()
+        } else {
+            Some(html)
+        }
     }
 
     /// [`Renderer::page`], with `body` (a compact body, see [`COMPACT_BODY_KINDS`]) standing
@@ -364,7 +535,13 @@ impl<'a> Renderer<'a> {
         if self.kept(out, &file, key.as_ref()) {
             return Ok(());
         }
-        self.render_page(out, template, url, &file, ctx, body, key)
+        let page = PageTarget {
+            template,
+            url,
+            file: &file,
+            key,
+        };
+        self.render_page(out, &page, ctx, body)
     }
 
     /// Whether the page at `file` is left as the previous build wrote it: its key is the one
@@ -383,39 +560,15 @@ impl<'a> Renderer<'a> {
 
     /// Renders, rewrites, minifies and writes one page (see [`Renderer::page_with_body`]),
     /// recording its `key` for the next build.
-    #[allow(clippy::too_many_arguments)]
     fn render_page(
         &self,
         out: &Output,
-        template: &str,
-        url: &str,
-        file: &str,
+        page: &PageTarget<'_>,
         ctx: tera::Context,
         body: Option<&str>,
-        key: Option<PageKey>,
     ) -> Result<()> {
-        let mut context = self.base.clone();
-        context.extend(ctx);
-        context.insert("page_path", &format!("/{url}"));
-        let html = self
-            .tera
-            .render(template, &context)
-            .map_err(|err| Error::Template(format!("{template} for /{url}: {err:#}")))?;
-        // A server shows 404.html at whatever depth the missing page was asked for, so its
-        // links cannot be relative: they are rooted at the site's path instead.
-        let prefix = if file == NOT_FOUND_PAGE && !self.offline {
-            self.root_path.clone()
-        } else {
-            crate::links::relative_prefix(file)
-        };
-        let finish = |html: &str| -> Result<Vec<u8>> {
-            let html = crate::links::rewrite_with_prefix(html, &prefix, self.offline)?;
-            Ok(if self.config.minify {
-                minify_html::minify(html.as_bytes(), &self.minify)
-            } else {
-                html.into_bytes()
-            })
-        };
+        let (html, prefix) = self.render_html(page, ctx)?;
+        let finish = |html: &str| self.finish(html, &prefix);
         // A theme that does not print the body exactly once (or a document that quotes the
         // slot) takes the plain path, so the splice never changes what a page says.
         let spliced = match body {
@@ -449,9 +602,50 @@ impl<'a> Renderer<'a> {
             (None, Some(body)) => finish(&html.replace(BODY_SLOT, body))?,
             (None, None) => finish(&html)?,
         };
-        let sha256 = out.write_hashed(file, &bytes)?;
-        if let (Some(pages), Some(key)) = (&self.pages, key) {
-            pages.record(file, key, sha256);
+        self.write_page(out, page, &bytes)
+    }
+
+    /// Renders `page` with the shared context and `ctx`; returns the HTML and what a site
+    /// path's leading `/` becomes on the page.
+    fn render_html(&self, page: &PageTarget<'_>, ctx: tera::Context) -> Result<(String, String)> {
+        let PageTarget { template, url, .. } = *page;
+        let mut context = self.base.clone();
+        context.extend(ctx);
+        context.insert("page_path", &format!("/{url}"));
+        let html = self
+            .tera
+            .render(template, &context)
+            .map_err(|err| Error::Template(format!("{template} for /{url}: {err:#}")))?;
+        Ok((html, self.link_prefix(page.file)))
+    }
+
+    /// What a site path's leading `/` becomes on the page written to `file`.
+    fn link_prefix(&self, file: &str) -> String {
+        // A server shows 404.html at whatever depth the missing page was asked for, so its
+        // links cannot be relative: they are rooted at the site's path instead.
+        if file == NOT_FOUND_PAGE && !self.offline {
+            self.root_path.clone()
+        } else {
+            crate::links::relative_prefix(file)
+        }
+    }
+
+    /// A rendered page's links made relative with `prefix`, and the page minified if the
+    /// config asks for it.
+    fn finish(&self, html: &str, prefix: &str) -> Result<Vec<u8>> {
+        let html = crate::links::rewrite_with_prefix(html, prefix, self.offline)?;
+        Ok(if self.config.minify {
+            minify_html::minify(html.as_bytes(), &self.minify)
+        } else {
+            html.into_bytes()
+        })
+    }
+
+    /// Writes a rendered page, recording its key for the next build.
+    fn write_page(&self, out: &Output, page: &PageTarget<'_>, bytes: &[u8]) -> Result<()> {
+        let sha256 = out.write_hashed(page.file, bytes)?;
+        if let (Some(pages), Some(key)) = (&self.pages, page.key) {
+            pages.record(page.file, key, sha256);
         }
         self.rendered.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -549,7 +743,13 @@ impl<'a> Renderer<'a> {
                 .document_context(plain, docs, collection, agency_index, doc, shown)
                 .into_parts();
             let spliced = splice.then_some(&*body_html);
-            self.render_page(out, template, url, &file, ctx, spliced, key)?;
+            let page = PageTarget {
+                template,
+                url,
+                file: &file,
+                key,
+            };
+            self.render_page(out, &page, ctx, spliced)?;
         }
         let derived = if body.has_derived() {
             body.get()?.derived.as_slice()
@@ -730,6 +930,7 @@ impl<'a> Renderer<'a> {
                     url: format!("/tags/{}/", crate::slug::slugify(t)),
                 })
                 .collect(),
+            html: None,
         }
     }
 
@@ -760,7 +961,41 @@ impl<'a> Renderer<'a> {
             .into_par_iter()
             .map(|id| value_digest(&card_of(id)))
             .collect();
-        let cards_of = |slice: &[usize]| slice.iter().map(|&id| card_of(id)).collect::<Vec<_>>();
+        // With the theme's `card.html`, each card is rendered once per listing kind (on first
+        // use: a rebuild renders few listings) and spliced into every page that lists it; a
+        // card is on about seven pages.
+        let card_cells: Option<Vec<CardCells>> =
+            self.template_prints.contains_key(CARD_TEMPLATE).then(|| {
+                CARD_LISTINGS
+                    .iter()
+                    .map(|_| {
+                        (0..docs.len().min(CARD_DOCS))
+                            .map(|_| OnceLock::new())
+                            .collect()
+                    })
+                    .collect()
+            });
+        let cells = |listing: usize| card_cells.as_ref().map(|cells| &cells[listing]);
+        let agency_listing_card = |id: usize| {
+            held_card(cells(0), id, || {
+                self.card_html(&card_of(id), CARD_LISTINGS[0])
+            })
+        };
+        let term_listing_card = |id: usize| {
+            held_card(cells(1), id, || {
+                self.card_html(&card_of(id), CARD_LISTINGS[1])
+            })
+        };
+        let has_cards = card_cells.is_some();
+        let cards_of = |slice: &[usize], slots: bool| {
+            slice
+                .iter()
+                .map(|&id| DocCard {
+                    html: slots.then(|| format!("{CARD_SLOT}{id}z")),
+                    ..card_of(id)
+                })
+                .collect::<Vec<_>>()
+        };
         let page_size = self.config.page_size;
 
         // Plan every listing page as a job; jobs hold ids, never cards or bodies.
@@ -827,7 +1062,7 @@ impl<'a> Renderer<'a> {
                         description: Option<&'x str>,
                     }
                     let tables = self.agency_tables.get(&agency.slug);
-                    let fill = |ctx: &mut PageContext| {
+                    let fill = |ctx: &mut PageContext, slots: bool| {
                         ctx.insert(
                             "agency",
                             &AgencyView {
@@ -839,7 +1074,7 @@ impl<'a> Renderer<'a> {
                         ctx.insert_digested(
                             "docs",
                             slice.iter().map(|&id| &card_digests[id]),
-                            || cards_of(slice),
+                            || cards_of(slice, slots),
                         );
                         ctx.insert("pager", &pager);
                         let sorts: Vec<Sort> = AGENCY_SORTS
@@ -855,7 +1090,12 @@ impl<'a> Renderer<'a> {
                         ctx.insert("tables", &tables.map_or(&[][..], Vec::as_slice));
                         ctx.insert("feed_url", &format!("/{}/feed.xml", agency.slug));
                     };
-                    self.page_lazy(out, "agency.html", &page_url(&base, *page)[1..], fill)
+                    let url = &page_url(&base, *page)[1..];
+                    let cards = has_cards.then_some(CardSplice {
+                        card: &agency_listing_card,
+                        ids: slice,
+                    });
+                    self.listing_lazy(out, "agency.html", url, fill, cards)
                 }
                 Job::Term {
                     taxonomy,
@@ -865,7 +1105,7 @@ impl<'a> Renderer<'a> {
                     let (folder, title) = TAXONOMIES[*taxonomy];
                     let base = format!("/{folder}/{}/", term.slug);
                     let (pager, slice) = paginate(&term.docs, *page, page_size, &base);
-                    let fill = |ctx: &mut PageContext| {
+                    let fill = |ctx: &mut PageContext, slots: bool| {
                         ctx.insert("taxonomy", &taxonomy_view(folder, title));
                         ctx.insert(
                             "term",
@@ -878,11 +1118,16 @@ impl<'a> Renderer<'a> {
                         ctx.insert_digested(
                             "docs",
                             slice.iter().map(|&id| &card_digests[id]),
-                            || cards_of(slice),
+                            || cards_of(slice, slots),
                         );
                         ctx.insert("pager", &pager);
                     };
-                    self.page_lazy(out, "term.html", &page_url(&base, *page)[1..], fill)
+                    let url = &page_url(&base, *page)[1..];
+                    let cards = has_cards.then_some(CardSplice {
+                        card: &term_listing_card,
+                        ids: slice,
+                    });
+                    self.listing_lazy(out, "term.html", url, fill, cards)
                 }
             })
             .collect::<Result<()>>()?;
@@ -1043,6 +1288,23 @@ impl<'a> Renderer<'a> {
 }
 
 /// The path part of the base URL, `/` when there is none.
+/// `prints` with the card template's folded into those of the listings it renders cards
+/// for, which do not name it.
+fn listing_prints(mut prints: HashMap<String, PageKey>) -> HashMap<String, PageKey> {
+    if let Some(card) = prints.get(CARD_TEMPLATE).copied() {
+        for listing in ["agency.html", "term.html"] {
+            if let Some(print) = prints.get_mut(listing) {
+                *print = Sha256::new()
+                    .chain_update(*print)
+                    .chain_update(card)
+                    .finalize()
+                    .into();
+            }
+        }
+    }
+    prints
+}
+
 fn root_path(base_url: Option<&str>) -> String {
     base_url
         .and_then(|url| url.split_once("://"))

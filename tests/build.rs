@@ -247,3 +247,74 @@ fn unknown_config_key_fails_the_build_naming_the_key() {
         "{message}"
     );
 }
+
+#[test]
+fn listing_cards_rendered_once_equal_cards_rendered_in_the_page() {
+    // A title that holds the card slot and root markers must not be taken for either.
+    let hostile = "---\ntitle: \"lpCardSlot5e0c9b1d7a0z and lpCardRoot5e0c9b1d7a/x\"\n\
+                   date: 2019-03-04\ntags: [markers]\n---\nA note whose title holds markers.\n";
+    let themed = |doc_list_entry: Option<&str>| {
+        let archive = copy_archive(&sample_root());
+        let notes = archive.path().join("content/port-city-police");
+        std::fs::write(notes.join("marker-title.md"), hostile).unwrap();
+        if let Some(entry) = doc_list_entry {
+            let components = sample_root().join("themes/default/templates/components.html");
+            let source = std::fs::read_to_string(components).unwrap();
+            let spliced = "{% if doc.html %}{{ doc.html | safe }}{% else %}";
+            assert!(source.contains(spliced), "doc_list prints doc.html");
+            let overrides = archive.path().join("themes/default/templates");
+            std::fs::create_dir_all(&overrides).unwrap();
+            std::fs::write(
+                overrides.join("components.html"),
+                source.replace(spliced, entry),
+            )
+            .unwrap();
+        }
+        archive
+    };
+    let default = themed(None);
+    // Never prints `doc.html`: every listing renders its cards in the page.
+    let in_page = themed(Some("{% if false %}{% else %}"));
+    // Marks a card rendered in the page: a listing falls back to that only when its slots
+    // did not come out as they went in.
+    let marked = themed(Some(
+        "{% if doc.html %}{{ doc.html | safe }}{% else %}UNSPLICED",
+    ));
+    for offline in [false, true] {
+        let spliced = build_memory(default.path(), offline, None);
+        let plain = build_memory(in_page.path(), offline, None);
+        assert_eq!(spliced.files.len(), plain.files.len());
+        for (path, bytes) in &spliced.files {
+            assert!(
+                plain.files.get(path) == Some(bytes),
+                "{path} differs between spliced and in-page cards (offline: {offline})"
+            );
+        }
+        let listing = spliced.html("tags/markers/index.html");
+        assert!(
+            listing.contains("lpCardSlot5e0c9b1d7a0z and lpCardRoot5e0c9b1d7a/x"),
+            "{listing}"
+        );
+
+        let marked = build_memory(marked.path(), offline, None);
+        let listings: Vec<&String> = marked
+            .files
+            .keys()
+            .filter(|path| {
+                path.starts_with("tags/")
+                    && path.ends_with("/index.html")
+                    && *path != "tags/index.html"
+            })
+            .collect();
+        let unspliced: Vec<&&String> = listings
+            .iter()
+            .filter(|path| marked.html(path).contains("UNSPLICED"))
+            .collect();
+        // Only the listings of the note whose title holds the markers fall back.
+        assert!(listings.len() > 5, "{listings:?}");
+        assert_eq!(unspliced, [&&"tags/markers/index.html".to_owned()]);
+        for path in listings.iter().filter(|path| !unspliced.contains(path)) {
+            assert_eq!(marked.files[*path], spliced.files[*path], "{path}");
+        }
+    }
+}

@@ -595,6 +595,26 @@ fn pages_are_rendered_again_only_when_what_they_show_changes() {
     assert_same_tree(&public, &clean_dir, "after a template change");
     assert!(std::fs::read_to_string(public.join("tags/index.html")).is_ok());
 
+    // The card template is not named by the listings that splice its cards, yet a change
+    // to it re-renders exactly those listings: agency and term pages.
+    let card = Path::new(env!("CARGO_MANIFEST_DIR")).join("themes/default/templates/card.html");
+    let source = std::fs::read_to_string(card).unwrap();
+    std::fs::write(overrides.join("card.html"), format!("{source}\n")).unwrap();
+    let listing_pages = read_tree(&public)
+        .values()
+        .filter(|bytes| {
+            let html = String::from_utf8_lossy(bytes);
+            html.contains("<body class=page-agency>") || html.contains("<body class=\"page-term ")
+        })
+        .count();
+    assert!(listing_pages > term_pages, "{listing_pages} listing pages");
+    let recarded = build_cached_in_place(archive.path(), &public, &cache);
+    assert_eq!(
+        (recarded.pages_rendered, recarded.pages_reused),
+        (listing_pages, total - listing_pages),
+        "only agency and term pages use card.html"
+    );
+
     // One document edited: its page and the listings that show it are rendered, nothing else.
     add_a_paragraph_to_the_first_note(archive.path());
     let edited = build_cached_in_place(archive.path(), &public, &cache);
