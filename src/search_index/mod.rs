@@ -1233,6 +1233,9 @@ impl Indexer {
         docs: &[Document],
         agencies: &[Agency],
     ) -> Result<Finished> {
+        // No more text comes: the memos of words (megabytes a thread) go before finish's
+        // batches take their memory.
+        rayon::broadcast(|_| DOC_TERMS.with(|terms| terms.take()));
         let n_docs = self.numbers_total;
         let pending = std::mem::replace(
             &mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()),
