@@ -657,6 +657,11 @@ impl DocTerm {
 /// Words this thread's memo holds before it starts afresh (a few MB).
 const TERM_MEMO_LIMIT: usize = 200_000;
 
+/// Distinct terms of one document past which its tables are dropped, not kept for the next
+/// document: a text dump with millions of distinct tokens would otherwise pin hundreds of MB
+/// per thread until indexing ends.
+const DOC_TERMS_KEPT: usize = 1 << 20;
+
 /// A document's or record's terms, and the thread's memo of words: reused per thread, since
 /// allocating a map per document showed in the profile.
 #[derive(Default)]
@@ -680,6 +685,12 @@ struct DocTerms {
 impl DocTerms {
     /// Starts a document for `indexer`.
     fn start(&mut self, indexer: &Indexer) {
+        if self.counts.len() > DOC_TERMS_KEPT {
+            self.words = words::WordTable::default();
+            self.by_term = FastMap::default();
+            self.counts = Vec::new();
+            self.order = Vec::new();
+        }
         self.words.clear();
         self.by_term.clear();
         self.counts.clear();
@@ -2616,6 +2627,20 @@ mod tests {
                 .collect();
             assert_eq!(index(bodies), expected, "{bodies:?}");
         }
+    }
+
+    #[test]
+    fn a_document_of_millions_of_terms_does_not_pin_its_tables() {
+        let indexer = Indexer::new(&[], &[], &Config::default(), "", &[], &Cache::disabled());
+        let capacity = || DOC_TERMS.with(|t| t.borrow().counts.capacity());
+        let huge: String = (0..DOC_TERMS_KEPT + 1).map(|i| format!("w{i} ")).collect();
+        indexer.index_text(0, &Fields::of("", &huge, "", ""));
+        assert!(capacity() > DOC_TERMS_KEPT);
+        // The next document starts with fresh tables.
+        indexer.index_text(1, &Fields::of("", "small note", "", ""));
+        assert!(capacity() < DOC_TERMS_KEPT, "{}", capacity());
+        let shard = indexer.shards[term_shard("note")].lock().unwrap();
+        assert!(shard.ids.contains_key("note"));
     }
 
     #[test]
