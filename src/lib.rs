@@ -89,6 +89,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     let theme = theme::Theme::load(&options.root, &config)?;
     let mut report = Report::default();
     let cache = open_cache(options, &config, &mut report);
+    let snapshot = search_index::SnapshotLoad::start(&cache);
     // A table that is missing or damaged only means every file is read this time.
     let stamps = cache
         .get_decoded(stamps::NAMESPACE, SourceStamps::cache_key(), |bytes| {
@@ -190,8 +191,8 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     // The search index takes each body's text as its page renders, before the body is dropped.
     // Records are numbered up front from the tables' row counts, so their entries go out as
     // they arrive instead of waiting in memory for the last of 500,000.
-    // Loading the previous search snapshot (checking 200 MB at 50,000 documents) is serial;
-    // the page table decodes beside it.
+    // The indexer waits here for the previous search snapshot (loading since the build
+    // began, see `SnapshotLoad`); the page table decodes beside it.
     let (search, page_table) = rayon::join(
         || {
             search_index::Indexer::new(
@@ -200,7 +201,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
                 &config,
                 tables.profile_fingerprint(),
                 &tables.record_tables(),
-                &cache,
+                snapshot,
             )
         },
         || {

@@ -818,6 +818,42 @@ pub struct Finished {
     pub warning: Option<String>,
 }
 
+/// The previous build's [`snapshot`], read and checked on a thread of its own from the start
+/// of the build: checking it reads every byte (200 MB at 50,000 documents), which would
+/// otherwise hold up the first page while one core waits. Discovery, which comes first,
+/// uses one core.
+pub struct SnapshotLoad(Loading);
+
+enum Loading {
+    /// The build keeps no cache.
+    Off,
+    /// The cache has no room for a snapshot: a warning, and one is neither read nor written.
+    NoFolder,
+    Started(
+        std::path::PathBuf,
+        std::thread::JoinHandle<Result<Option<snapshot::Previous>, String>>,
+    ),
+}
+
+impl SnapshotLoad {
+    /// Starts reading the snapshot `cache` holds, if any.
+    pub fn start(cache: &Cache) -> SnapshotLoad {
+        if !cache.is_enabled() {
+            return SnapshotLoad(Loading::Off);
+        }
+        SnapshotLoad(match cache.side_dir(snapshot::DIR) {
+            None => Loading::NoFolder,
+            Some(dir) => {
+                let at = dir.clone();
+                Loading::Started(
+                    dir,
+                    std::thread::spawn(move || snapshot::Previous::load(&at)),
+                )
+            }
+        })
+    }
+}
+
 impl Indexer {
     /// Numbers the documents, then the records of `tables` (by table index, as
     /// [`crate::tables::TableSet::record_tables`] lists them), and derives the key from every
@@ -830,7 +866,7 @@ impl Indexer {
         config: &Config,
         inputs: &str,
         tables: &[RecordTable<'_>],
-        cache: &Cache,
+        snapshot: SnapshotLoad,
     ) -> Indexer {
         let mut order: Vec<usize> = (0..docs.len()).collect();
         order.sort_by(|&a, &b| facet_key(&docs[a]).cmp(&facet_key(&docs[b])));
@@ -887,18 +923,20 @@ impl Indexer {
             key_input.push_str(&format!("{}\t{}\n", agency.slug, agency.name));
         }
         let mut warning = None;
-        let (previous, upcoming) = match cache.side_dir(snapshot::DIR) {
-            None => {
-                if cache.is_enabled() {
-                    warning = Some(
-                        "search index snapshot not kept: its folder in the cache cannot be made"
-                            .to_owned(),
-                    );
-                }
+        let (previous, upcoming) = match snapshot.0 {
+            Loading::Off => (None, None),
+            Loading::NoFolder => {
+                warning = Some(
+                    "search index snapshot not kept: its folder in the cache cannot be made"
+                        .to_owned(),
+                );
                 (None, None)
             }
-            Some(dir) => {
-                let previous = snapshot::Previous::load(&dir).unwrap_or_else(|why| {
+            Loading::Started(dir, loading) => {
+                let loaded = loading
+                    .join()
+                    .unwrap_or_else(|_| Err("reading it stopped".to_owned()));
+                let previous = loaded.unwrap_or_else(|why| {
                     warning = Some(format!(
                         "search index snapshot not used ({why}): every document's terms are read again"
                     ));
@@ -1990,7 +2028,10 @@ fn merge_postings<'a>(
             &term.disk_positions[start..start + p.pos_len as usize],
         )
     }));
-    all.sort_unstable_by_key(|p| p.0);
+    // Both parts are in order already: a stable sort merges the two runs in linear time,
+    // where an unstable one sorts again (6% of the CPU of a one-edit rebuild's postings
+    // pass at 50,000 documents).
+    all.sort_by_key(|p| p.0);
     all
 }
 
@@ -2587,12 +2628,18 @@ mod tests {
         held
     }
 
+    /// An indexer of no documents, without a cache.
+    fn bare_indexer() -> Indexer {
+        let snapshot = SnapshotLoad::start(&Cache::disabled());
+        Indexer::new(&[], &[], &Config::default(), "", &[], snapshot)
+    }
+
     #[test]
     fn words_are_counted_by_their_stem_and_never_under_another_indexers_ids() {
         // Each call is a new indexer on this thread, which keeps its memo of words between
         // them: the words met before must be interned again, in the new indexer's shards.
         let index = |bodies: &[&str]| {
-            let indexer = Indexer::new(&[], &[], &Config::default(), "", &[], &Cache::disabled());
+            let indexer = bare_indexer();
             for (doc, body) in bodies.iter().enumerate() {
                 indexer.index_text(doc as u32, &Fields::of("", body, "", ""));
             }
@@ -2631,7 +2678,7 @@ mod tests {
 
     #[test]
     fn a_document_of_millions_of_terms_does_not_pin_its_tables() {
-        let indexer = Indexer::new(&[], &[], &Config::default(), "", &[], &Cache::disabled());
+        let indexer = bare_indexer();
         let capacity = || DOC_TERMS.with(|t| t.borrow().counts.capacity());
         let huge: String = (0..DOC_TERMS_KEPT + 1).map(|i| format!("w{i} ")).collect();
         indexer.index_text(0, &Fields::of("", &huge, "", ""));
@@ -2646,7 +2693,7 @@ mod tests {
     #[test]
     fn a_heavy_prefix_splits_into_sub_shards_the_root_lists() {
         let out = Output::memory();
-        let indexer = Indexer::new(&[], &[], &Config::default(), "", &[], &Cache::disabled());
+        let indexer = bare_indexer();
         let key = indexer.key().to_owned();
         let mut entries: Vec<(String, String, usize)> = (0..3000)
             .map(|i| {
@@ -2712,7 +2759,7 @@ mod tests {
     #[test]
     fn a_group_of_many_leaves_gets_inner_nodes_so_no_list_grows_with_it() {
         let out = Output::memory();
-        let indexer = Indexer::new(&[], &[], &Config::default(), "", &[], &Cache::disabled());
+        let indexer = bare_indexer();
         let key = indexer.key().to_owned();
         let terms = 200_000usize;
         let entries: Vec<(String, String, usize)> = (0..terms)

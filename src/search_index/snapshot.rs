@@ -197,11 +197,10 @@ impl Previous {
         } = parsed;
         let postings = dir.join(format!("postings.{generation}"));
         let excerpts = dir.join(format!("excerpts.{generation}"));
-        let (a, b) = rayon::join(
-            || check_file(&postings, files[0]),
-            || check_file(&excerpts, files[1]),
-        );
-        a.and(b)?;
+        // Not in parallel: this runs on a thread outside the build's pool
+        // ([`super::SnapshotLoad`]), and the excerpts are a twentieth of the postings.
+        check_file(&postings, files[0])?;
+        check_file(&excerpts, files[1])?;
         let excerpts = File::open(&excerpts).map_err(|err| err.to_string())?;
         let mut by_key = HashMap::with_capacity(slots.len());
         let mut same_key = vec![UNCLAIMED; slots.len()];
@@ -725,13 +724,6 @@ fn read_postings(
     let mut old = 0u32;
     for _ in 0..count {
         old = old.wrapping_add(r.varint()?);
-        let title_tf = u16::try_from(r.varint()?).map_err(|_| damaged())?;
-        let body_tf = r.varint()?;
-        let agency_tf = u16::try_from(r.varint()?).map_err(|_| damaged())?;
-        let pos_len = r.byte()?;
-        if pos_len as usize > MAX_POSITIONS {
-            return Err(damaged());
-        }
         let new = match claimed {
             Some(claimed) => claimed
                 .get(old as usize)
@@ -741,11 +733,23 @@ fn read_postings(
         };
         same_numbers &= new == old;
         let Some((postings, positions)) = into.as_mut().filter(|_| new != UNCLAIMED) else {
-            for _ in 0..pos_len {
-                r.varint()?;
+            // Checking a block's numbers is most of what a rebuild reads: the frequencies
+            // and positions it does not keep are stepped over, not decoded.
+            r.skip_varints(3)?;
+            let pos_len = r.byte()?;
+            if pos_len as usize > MAX_POSITIONS {
+                return Err(damaged());
             }
+            r.skip_varints(pos_len.into())?;
             continue;
         };
+        let title_tf = u16::try_from(r.varint()?).map_err(|_| damaged())?;
+        let body_tf = r.varint()?;
+        let agency_tf = u16::try_from(r.varint()?).map_err(|_| damaged())?;
+        let pos_len = r.byte()?;
+        if pos_len as usize > MAX_POSITIONS {
+            return Err(damaged());
+        }
         let pos_start = positions.len() as u32;
         let mut last = 0u32;
         for _ in 0..pos_len {
@@ -780,14 +784,50 @@ impl Cursor<'_> {
 
     #[inline]
     fn varint(&mut self) -> std::io::Result<u32> {
-        // Most counts and gaps fit one byte.
-        if let Some(&byte) = self.bytes.get(self.pos)
-            && byte < 0x80
-        {
-            self.pos += 1;
-            return Ok(byte.into());
+        // Most counts and gaps fit one byte, and most positions' gaps two.
+        match self.bytes.get(self.pos..) {
+            Some(&[low, ..]) if low < 0x80 => {
+                self.pos += 1;
+                Ok(low.into())
+            }
+            Some(&[low, high, ..]) if high < 0x80 => {
+                self.pos += 2;
+                Ok(u32::from(low & 0x7f) | u32::from(high) << 7)
+            }
+            _ => super::read_varint(|| self.byte(), damaged),
         }
-        super::read_varint(|| self.byte(), damaged)
+    }
+
+    /// Moves past `n` varints without decoding them: each ends at its first byte below 0x80,
+    /// so eight bytes at a time are checked for ends.
+    fn skip_varints(&mut self, mut n: usize) -> std::io::Result<()> {
+        const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+        while n > 0 {
+            let word = self
+                .bytes
+                .get(self.pos..self.pos + 8)
+                .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok());
+            let Some(word) = word else {
+                if self.byte()? < 0x80 {
+                    n -= 1;
+                }
+                continue;
+            };
+            // Bit 8i+7 set where byte i ends a varint.
+            let mut ends = !u64::from_le_bytes(word) & HIGH_BITS;
+            let found = ends.count_ones() as usize;
+            if found < n {
+                n -= found;
+                self.pos += 8;
+                continue;
+            }
+            for _ in 1..n {
+                ends &= ends - 1;
+            }
+            self.pos += ends.trailing_zeros() as usize / 8 + 1;
+            return Ok(());
+        }
+        Ok(())
     }
 }
 
@@ -1158,6 +1198,58 @@ impl PostingsWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn varints_read_and_skipped_land_where_decoding_each_would() {
+        // Lengths of one to five bytes, ends falling anywhere in an eight-byte word.
+        let values: Vec<u32> = (0..2000u32)
+            .map(|i| match i % 7 {
+                0 => i % 0x80,
+                1 => 0x80 + i,
+                2 => 0x3fff - i % 3,
+                3 => 0x4000 + i * 31,
+                4 => 0x20_0000 + i * 977,
+                5 => u32::MAX - i,
+                _ => 0x7f,
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        let mut ends = Vec::new();
+        for &v in &values {
+            put_varint(&mut bytes, v);
+            ends.push(bytes.len());
+        }
+        let mut r = Cursor {
+            bytes: &bytes,
+            pos: 0,
+        };
+        for (&v, &end) in values.iter().zip(&ends) {
+            assert_eq!(r.varint().unwrap(), v);
+            assert_eq!(r.pos, end);
+        }
+        for start in 0..40 {
+            for n in 0..20 {
+                let from = if start == 0 { 0 } else { ends[start - 1] };
+                let mut r = Cursor {
+                    bytes: &bytes,
+                    pos: from,
+                };
+                r.skip_varints(n).unwrap();
+                let want = if n == 0 { from } else { ends[start + n - 1] };
+                assert_eq!(r.pos, want, "{n} varints from the {start}th");
+            }
+        }
+        // Near the end, bytes are taken one at a time; past it is an error.
+        let last = values.len() - 3;
+        let mut r = Cursor {
+            bytes: &bytes,
+            pos: ends[last - 1],
+        };
+        r.skip_varints(3).unwrap();
+        assert_eq!(r.pos, bytes.len());
+        r.pos = ends[last - 1];
+        assert!(r.skip_varints(4).is_err());
+    }
 
     /// Writes `terms` (from [`encode_term`]) as the index does: cut by a [`Cutter`], a
     /// block's frame copied when `reuse` holds the same bytes, each with an empty record.
