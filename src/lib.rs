@@ -181,12 +181,8 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         renderer.set_intro(Some(render_intro(intro_path, &config, &mut report)));
     }
     renderer.set_tables(&tables);
-    let agency_index = collection
-        .agencies
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.slug.as_str(), i))
-        .collect();
+    renderer.prepare(&docs, &collection);
+    let agency_index = render::agency_positions(&collection.agencies);
     progress(ProgressEvent::Rendering(docs.len()));
     // The search index takes each body's text as its page renders, before the body is dropped.
     // Records are numbered up front from the tables' row counts, so their entries go out as

@@ -20,7 +20,7 @@ pub const NAMESPACE: &str = "pages";
 /// Cache keys are hex: this one spells "pages".
 const TABLE_KEY: &str = "7061676573";
 /// First line of the stored table; bump when the key's recipe or the layout changes.
-const TABLE_MAGIC: &str = "leakpress pages v1";
+const TABLE_MAGIC: &str = "leakpress pages v2";
 
 /// A page's key: SHA-256 of its inputs.
 pub type PageKey = [u8; 32];
@@ -67,6 +67,11 @@ impl PageContext {
             context: None,
             ..PageContext::new()
         }
+    }
+
+    /// Whether this context only hashes ([`PageContext::keyed`]).
+    pub fn is_keyed(&self) -> bool {
+        self.context.is_none()
     }
 
     /// Adds `value` under `name`, as [`tera::Context::insert`] does.

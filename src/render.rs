@@ -47,10 +47,25 @@ pub struct Renderer<'a> {
     base_key: PageKey,
     /// Per template, the hash of it and the templates it names.
     template_prints: HashMap<String, PageKey>,
+    /// Each document's card hashed ([`value_digest`]), by id: a card is in its own page's
+    /// key, its two neighbours' and its listings', and is serialized once for all of them.
+    card_digests: Vec<PageKey>,
+    /// Each document's place in its agency's newest-first list, by id (its neighbours are
+    /// the entries either side): a search of the list per page is quadratic in the agency.
+    places: Vec<usize>,
     /// The previous build's pages and this one's; `None` when the build keeps no cache.
     pages: Option<PageTable>,
     rendered: AtomicUsize,
     reused: AtomicUsize,
+}
+
+/// Each agency's position in `agencies`, by slug.
+pub(crate) fn agency_positions(agencies: &[Agency]) -> BTreeMap<&str, usize> {
+    agencies
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.slug.as_str(), i))
+        .collect()
 }
 
 /// The page a static host shows for any missing URL.
@@ -144,8 +159,11 @@ struct Duplicate<'a> {
 
 #[derive(Serialize)]
 struct DocView<'a> {
+    /// `None` in a keyed context, which hashes `card_digest` in its place.
     #[serde(flatten)]
-    card: DocCard<'a>,
+    card: Option<DocCard<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card_digest: Option<&'a PageKey>,
     body_html: &'a str,
     extra: Vec<KeyValue<'a>>,
     facts: Vec<KeyValue<'a>>,
@@ -317,6 +335,8 @@ impl<'a> Renderer<'a> {
             base,
             base_key: base_key.expect("every base value is hashed"),
             template_prints: listing_prints(page_cache::template_fingerprints(&theme.templates)),
+            card_digests: Vec::new(),
+            places: Vec::new(),
             pages: None,
             rendered: AtomicUsize::new(0),
             reused: AtomicUsize::new(0),
@@ -340,6 +360,29 @@ impl<'a> Renderer<'a> {
     /// key is unchanged and whose file is intact is not rendered again.
     pub fn set_page_table(&mut self, pages: PageTable) {
         self.pages = Some(pages);
+    }
+
+    /// Hashes every document's card and notes its place among its agency's, once `docs`
+    /// have their URLs and `collection` is made: the keys of document pages and listings
+    /// are made from the cards' hashes. Cards show no warnings, so what rendering adds to
+    /// `docs` leaves them valid.
+    pub fn prepare(&mut self, docs: &[Document], collection: &Collection) {
+        self.places = vec![usize::MAX; docs.len()];
+        for agency in &collection.agencies {
+            for (place, &id) in agency.newest.iter().enumerate() {
+                if let Some(slot) = self.places.get_mut(id) {
+                    *slot = place;
+                }
+            }
+        }
+        let agency_index = agency_positions(&collection.agencies);
+        self.card_digests = docs
+            .par_iter()
+            .map(|doc| {
+                let agency = &collection.agencies[agency_index[doc.agency()]];
+                value_digest(&self.card(doc, agency))
+            })
+            .collect();
     }
 
     /// This build's page table, for the next build; `None` when pages are not tracked.
@@ -829,7 +872,9 @@ impl<'a> Renderer<'a> {
     }
 
     /// A document page's values (`doc` with `body_html` as its body, `prev`, `next`,
-    /// `breadcrumbs`, `feed_url`), added to `ctx`.
+    /// `breadcrumbs`, `feed_url`), added to `ctx`. A keyed `ctx` (once [`Renderer::prepare`]
+    /// ran) hashes the cards of the document and its neighbours as their digests instead of
+    /// serializing them again.
     fn document_context(
         &self,
         mut ctx: PageContext,
@@ -840,13 +885,16 @@ impl<'a> Renderer<'a> {
         body_html: &str,
     ) -> PageContext {
         let agency = &collection.agencies[agency_index[doc.agency()]];
-        let position = agency.newest.iter().position(|&id| id == doc.id);
-        let prev = position
+        let digests = (ctx.is_keyed() && self.card_digests.len() == docs.len())
+            .then_some(self.card_digests.as_slice());
+        let position = match self.places.get(doc.id) {
+            Some(&place) if agency.newest.get(place) == Some(&doc.id) => Some(place),
+            _ => agency.newest.iter().position(|&id| id == doc.id),
+        };
+        let prev_id = position
             .and_then(|p| p.checked_sub(1))
-            .map(|p| self.card(&docs[agency.newest[p]], agency));
-        let next = position
-            .and_then(|p| agency.newest.get(p + 1))
-            .map(|&id| self.card(&docs[id], agency));
+            .map(|p| agency.newest[p]);
+        let next_id = position.and_then(|p| agency.newest.get(p + 1).copied());
         let duplicates = collection
             .duplicates
             .get(&doc.id)
@@ -860,7 +908,8 @@ impl<'a> Renderer<'a> {
             })
             .unwrap_or_default();
         let view = DocView {
-            card: self.card(doc, agency),
+            card: digests.is_none().then(|| self.card(doc, agency)),
+            card_digest: digests.map(|d| &d[doc.id]),
             body_html,
             extra: key_values(&doc.extra),
             facts: key_values(&doc.facts),
@@ -893,8 +942,16 @@ impl<'a> Renderer<'a> {
                 .unwrap_or_default(),
         };
         ctx.insert("doc", &view);
-        ctx.insert("prev", &prev);
-        ctx.insert("next", &next);
+        for (name, id) in [("prev", prev_id), ("next", next_id)] {
+            match digests {
+                Some(digests) => {
+                    ctx.insert_digested(name, id.map(|id| &digests[id]).into_iter(), || {
+                        Vec::<DocCard<'_>>::new()
+                    })
+                }
+                None => ctx.insert(name, &id.map(|id| self.card(&docs[id], agency))),
+            }
+        }
         ctx.insert(
             "breadcrumbs",
             &[
@@ -941,12 +998,7 @@ impl<'a> Renderer<'a> {
         docs: &[Document],
         collection: &Collection,
     ) -> Result<usize> {
-        let agency_index: BTreeMap<&str, usize> = collection
-            .agencies
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.slug.as_str(), i))
-            .collect();
+        let agency_index = agency_positions(&collection.agencies);
         let by_title = |ids: &[usize]| {
             let mut sorted = ids.to_vec();
             sorted.sort_by(|&a, &b| Document::by_title(&docs[a], &docs[b]));
@@ -957,10 +1009,16 @@ impl<'a> Renderer<'a> {
             self.card(doc, &collection.agencies[agency_index[doc.agency()]])
         };
         // Each card once, however many listings show it.
-        let card_digests: Vec<PageKey> = (0..docs.len())
-            .into_par_iter()
-            .map(|id| value_digest(&card_of(id)))
-            .collect();
+        let hashed_here: Vec<PageKey>;
+        let card_digests = if self.card_digests.len() == docs.len() {
+            &self.card_digests
+        } else {
+            hashed_here = (0..docs.len())
+                .into_par_iter()
+                .map(|id| value_digest(&card_of(id)))
+                .collect();
+            &hashed_here
+        };
         // With the theme's `card.html`, each card is rendered once per listing kind (on first
         // use: a rebuild renders few listings) and spliced into every page that lists it; a
         // card is on about seven pages.
