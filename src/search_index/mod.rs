@@ -166,8 +166,8 @@ fn batch_postings() -> usize {
 /// Bytes of postings and positions held in memory while indexing; past this, each term
 /// shard's postings go to a spill file as a sorted run, merged back per term at finish.
 /// `LEAKPRESS_INDEX_MEMORY` (bytes) overrides it, for tests. (Vectors may hold up to twice
-/// their length in capacity.) At 256 MiB a 10,000-document build peaked at 412-422 MiB, at
-/// 128 MiB at 307-316 MiB, in the same wall time and with less system time (four
+/// their length in capacity.) At 256 MiB a 10,000-document build peaked at 403-412 MiB, at
+/// 128 MiB at 300-309 MiB, in the same wall time and with less system time (four
 /// alternating pairs: 1.9-2.1 s against 1.9-2.7 s), its output byte-identical.
 pub const MEMORY_BUDGET: usize = 128 << 20;
 
