@@ -682,6 +682,10 @@ struct DocTerms {
     memo_owner: u64,
     /// Indices into `counts`, grouped by shard for [`Indexer::store`].
     order: Vec<u32>,
+    /// A field's words waiting to be counted (see [`DocTerms::bump_all`]): each one's end in
+    /// `ahead_text`, hash and position.
+    ahead: Vec<(usize, u64, u32)>,
+    ahead_text: String,
 }
 
 impl DocTerms {
@@ -704,7 +708,64 @@ impl DocTerms {
 
     /// The counts of `word`'s term (a word of [`tokenize::tokenize_words`]).
     fn bump(&mut self, indexer: &Indexer, word: &str) -> &mut DocTerm {
-        let hash = words::hash(word);
+        self.bump_hashed(indexer, word, words::hash(word))
+    }
+
+    /// Tokenizes `text` from `start` and calls `count` with each word's counts and position;
+    /// returns the next free position. Words are cut a chunk at a time and counted after,
+    /// so that each word's slot in the memo is fetched while the words before it are
+    /// counted: a word new to the document is mostly a rare one, whose slot is not in cache.
+    fn bump_all(
+        &mut self,
+        indexer: &Indexer,
+        text: &str,
+        start: u32,
+        mut count: impl FnMut(&mut DocTerm, u32),
+    ) -> u32 {
+        /// Words cut before they are counted: the buffers stay small whatever the text.
+        const CHUNK: usize = 4096;
+        let mut ahead = std::mem::take(&mut self.ahead);
+        let mut ahead_text = std::mem::take(&mut self.ahead_text);
+        ahead.clear();
+        ahead_text.clear();
+        let end = tokenize::tokenize_words(text, Mode::Index, start, |word, pos| {
+            ahead_text.push_str(word);
+            ahead.push((ahead_text.len(), words::hash(word), pos));
+            if ahead.len() == CHUNK {
+                self.count_ahead(indexer, &ahead, &ahead_text, &mut count);
+                ahead.clear();
+                ahead_text.clear();
+            }
+        });
+        self.count_ahead(indexer, &ahead, &ahead_text, &mut count);
+        self.ahead = ahead;
+        self.ahead_text = ahead_text;
+        end
+    }
+
+    /// Counts the words cut by [`DocTerms::bump_all`], each one's memo slot prefetched a few
+    /// words before its look-up.
+    fn count_ahead(
+        &mut self,
+        indexer: &Indexer,
+        ahead: &[(usize, u64, u32)],
+        text: &str,
+        count: &mut impl FnMut(&mut DocTerm, u32),
+    ) {
+        /// Words between a slot's prefetch and its look-up.
+        const DISTANCE: usize = 16;
+        let mut from = 0;
+        for (i, &(to, hash, pos)) in ahead.iter().enumerate() {
+            if let Some(&(_, later, _)) = ahead.get(i + DISTANCE) {
+                self.memo.prefetch(later);
+            }
+            count(self.bump_hashed(indexer, &text[from..to], hash), pos);
+            from = to;
+        }
+    }
+
+    /// [`DocTerms::bump`] of a word whose [`words::hash`] is known.
+    fn bump_hashed(&mut self, indexer: &Indexer, word: &str, hash: u64) -> &mut DocTerm {
         let DocTerms {
             words,
             by_term,
@@ -1147,8 +1208,7 @@ impl Indexer {
             entry.keep(pos);
         });
         let body_start = title_end + FIELD_GAP;
-        let mut body_end = tokenize_words(fields.body, Mode::Index, body_start, |word, pos| {
-            let entry = terms.bump(self, word);
+        let mut body_end = terms.bump_all(self, fields.body, body_start, |entry, pos| {
             entry.body_tf = entry.body_tf.saturating_add(1);
             entry.keep(pos);
         });
@@ -1203,6 +1263,14 @@ impl Indexer {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             let shard = &mut *shard;
+            if shard.postings.capacity() == 0 {
+                // Reserved whole on first use, in address space only: grown by doubling, the
+                // vectors were copied several times over, each copy into freshly faulted pages.
+                shard
+                    .postings
+                    .reserve(self.shard_budget / std::mem::size_of::<RawPosting>() + 1);
+                shard.positions.reserve(self.shard_budget / 4 + 1);
+            }
             for &i in run {
                 let counts = &counts[i as usize];
                 let pos_start = shard.positions.len() as u32;
@@ -2614,9 +2682,9 @@ mod tests {
         serde_json::from_str(body).unwrap()
     }
 
-    /// Every (term, document, body tf) an indexer's shards hold, by the term's text.
-    fn held_postings(indexer: &Indexer) -> Vec<(String, u32, u32)> {
-        let mut held = Vec::new();
+    /// Calls `each` with every posting an indexer's shards hold, its term's text and its
+    /// positions.
+    fn for_each_held(indexer: &Indexer, mut each: impl FnMut(&str, &RawPosting, &[u32])) {
         for shard in &indexer.shards {
             let shard = shard.lock().unwrap();
             let mut names = vec![String::new(); shard.ids.len()];
@@ -2624,9 +2692,19 @@ mod tests {
                 names[id as usize] = term.clone();
             }
             for p in &shard.postings {
-                held.push((names[p.term as usize].clone(), p.doc, p.body_tf));
+                let start = p.pos_start as usize;
+                let positions = &shard.positions[start..start + p.pos_len as usize];
+                each(&names[p.term as usize], p, positions);
             }
         }
+    }
+
+    /// Every (term, document, body tf) an indexer's shards hold, by the term's text.
+    fn held_postings(indexer: &Indexer) -> Vec<(String, u32, u32)> {
+        let mut held = Vec::new();
+        for_each_held(indexer, |term, p, _| {
+            held.push((term.to_owned(), p.doc, p.body_tf));
+        });
         held.sort();
         held
     }
@@ -2635,6 +2713,44 @@ mod tests {
     fn bare_indexer() -> Indexer {
         let snapshot = SnapshotLoad::start(&Cache::disabled());
         Indexer::new(&[], &[], &Config::default(), "", &[], snapshot)
+    }
+
+    /// A body is cut and counted a chunk of words at a time: a body of several chunks counts
+    /// every word, with its first positions, as one cut of the whole text does.
+    #[test]
+    fn a_body_longer_than_a_chunk_is_counted_whole() {
+        let words = [
+            "alpha",
+            "protesters",
+            "beta",
+            "the",
+            "gamma7",
+            "protest",
+            "delta",
+        ];
+        let body: Vec<String> = (0..10_000)
+            .map(|i: usize| format!("{}{}", words[i % words.len()], i % 997))
+            .collect();
+        let body = body.join(" ");
+        let indexer = bare_indexer();
+        let (_, body_len) = indexer.index_text(0, &Fields::of("", &body, "", ""));
+        let mut expected: BTreeMap<String, (u32, Vec<u32>)> = BTreeMap::new();
+        let start = FIELD_GAP;
+        let end = tokenize::tokenize_terms(&body, Mode::Index, start, |term, pos| {
+            let (tf, positions) = expected.entry(term.to_owned()).or_default();
+            *tf += 1;
+            if positions.len() < MAX_POSITIONS {
+                positions.push(pos);
+            }
+        });
+        // The body's length runs to the file name's field, a gap after the body's last word.
+        assert_eq!(body_len, end + FIELD_GAP - start);
+        let mut held: BTreeMap<String, (u32, Vec<u32>)> = BTreeMap::new();
+        for_each_held(&indexer, |term, p, positions| {
+            held.insert(term.to_owned(), (p.body_tf, positions.to_vec()));
+        });
+        assert!(held.len() > 2000, "{} terms", held.len());
+        assert_eq!(held, expected);
     }
 
     #[test]
