@@ -744,6 +744,8 @@ struct ExtractEntry {
     mail_ids: Option<(Option<String>, Vec<String>, Vec<String>)>,
     text_start: String,
     derived: bool,
+    /// The body is not stored: it is made again from the file.
+    remade: bool,
 }
 
 /// An extraction result read back without its body: the body's fields are empty.
@@ -755,10 +757,13 @@ pub struct CachedOutcome {
     pub text_start: String,
     /// Whether the body carries derived files.
     pub derived: bool,
+    /// Whether the body is not stored but made again from the file.
+    pub remade: bool,
 }
 
-/// Encodes an extraction result's metadata for [`Cache::put`] under [`EXTRACT_META`].
-pub fn encode_outcome(outcome: &crate::extract::Outcome) -> Vec<u8> {
+/// Encodes an extraction result's metadata for [`Cache::put`] under [`EXTRACT_META`];
+/// `remade` when its body is not stored but made again from the file.
+pub fn encode_outcome(outcome: &crate::extract::Outcome, remade: bool) -> Vec<u8> {
     let x = &outcome.extracted;
     let entry = ExtractEntry {
         kind: outcome.kind.to_owned(),
@@ -782,6 +787,7 @@ pub fn encode_outcome(outcome: &crate::extract::Outcome) -> Vec<u8> {
         }),
         text_start: crate::document::excerpt(&x.text, crate::SUMMARY_CHARS),
         derived: !x.derived.is_empty(),
+        remade,
     };
     serde_json::to_vec(&entry).expect("plain data always encodes")
 }
@@ -850,6 +856,7 @@ pub fn decode_outcome(
         outcome,
         text_start: entry.text_start,
         derived: entry.derived,
+        remade: entry.remade,
     })
 }
 
@@ -1216,7 +1223,7 @@ mod tests {
                 transient: false,
             },
         };
-        let bytes = encode_outcome(&outcome);
+        let bytes = encode_outcome(&outcome, false);
         let back = decode_outcome(&bytes, &extractors).expect("decodes");
         let body = body_of(&encode_body(&outcome)).expect("the body decodes");
         assert_eq!(

@@ -122,10 +122,22 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
             // compressing each body twice).
             let parked = match cached {
                 _ if doc.kind == "table" => Parked::Held(body),
-                Some(stored) => Parked::Cached {
-                    entry: stored.entry,
-                    identity: stored.identity,
-                    derived: stored.derived,
+                Some(StoredBody {
+                    at: BodyAt::Source,
+                    identity,
+                    ..
+                }) => Parked::Remade {
+                    identity: cache.is_enabled().then_some(identity),
+                },
+                Some(StoredBody {
+                    at: BodyAt::Cache(entry),
+                    identity,
+                    derived,
+                    ..
+                }) => Parked::Cached {
+                    entry,
+                    identity,
+                    derived,
                 },
                 None => Parked::Spilled(spill.put(&body)?),
             };
@@ -157,7 +169,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         .iter_mut()
         .map(|p| match p {
             Parked::Held(body) => std::mem::take(body),
-            Parked::Spilled(_) | Parked::Cached { .. } => Body::default(),
+            Parked::Spilled(_) | Parked::Cached { .. } | Parked::Remade { .. } => Body::default(),
         })
         .collect();
     let tables = tables::index(
@@ -227,6 +239,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         .filter_map(|(id, parked)| {
             // Read only if the page or the search terms cannot be reused without it.
             let (spill, cache, bodies_read) = (&spill, &cache, &bodies_read);
+            let (docs, config, extractors) = (&docs, &config, &extractors);
             let body = match parked {
                 Parked::Held(body) => LazyBody::ready(body),
                 Parked::Spilled(at) => LazyBody::new(None, true, move || {
@@ -234,6 +247,10 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
                     spill
                         .get(at)
                         .map_err(|err| Error::Other(format!("body spill unreadable: {err}")))
+                }),
+                Parked::Remade { identity } => LazyBody::new(identity, false, move || {
+                    bodies_read.fetch_add(1, Ordering::Relaxed);
+                    remake_body(&docs[id], config, extractors)
                 }),
                 Parked::Cached {
                     entry,
@@ -256,7 +273,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
                     tables.render_document(
                         &renderer,
                         out,
-                        &docs,
+                        docs,
                         &collection,
                         &agency_index,
                         doc,
@@ -264,7 +281,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
                     )
                 })
             } else {
-                renderer.document(out, &docs, &collection, &agency_index, doc, &body)
+                renderer.document(out, docs, &collection, &agency_index, doc, &body)
             };
             let indexed = search_clock.time(|| search.add(out, doc, &body));
             progress(ProgressEvent::Rendered);
@@ -406,6 +423,39 @@ enum Parked {
     },
     /// In memory (table documents, whose bodies the table pass rewrites).
     Held(Body),
+    /// Nowhere: made again from the file when the page renders, as its format allows (see
+    /// [`Extractor::extract_without_body`]). Compressing a Markdown body to park it and
+    /// reading it back cost more than making it again. `identity` as for `Cached`, when the
+    /// build keeps a cache.
+    Remade { identity: Option<BodyIdentity> },
+}
+
+/// The body of `doc`, whose extraction left it to be made again from its file (see
+/// [`Parked::Remade`]); an error if the file is no longer the one extracted.
+fn remake_body(doc: &Document, config: &Config, extractors: &[Box<dyn Extractor>]) -> Result<Body> {
+    let (bytes, sha256) = read_source(&doc.source)
+        .map_err(|err| Error::Other(format!("file no longer readable ({err})")))?;
+    if sha256 != doc.sha256 {
+        return Err(Error::Other(
+            "file changed while the site was built: build again to publish it".to_owned(),
+        ));
+    }
+    let ctx = ExtractContext {
+        source: &doc.source,
+        bytes: &bytes,
+        sidecar: None,
+        config,
+    };
+    let outcome = extract::run(extractors, &ctx);
+    if outcome.kind != doc.kind {
+        let why = outcome.extracted.warnings.join("; ");
+        return Err(Error::Other(format!("body could not be made again: {why}")));
+    }
+    Ok(Body {
+        html: outcome.extracted.body_html,
+        text: outcome.extracted.text,
+        derived: outcome.extracted.derived,
+    })
 }
 
 /// Reads, hashes and extracts one file. Never fails: problems become the document's warnings.
@@ -542,13 +592,33 @@ fn extract_one(
 /// Where an extraction's body lies in the cache, and what the document needs of it before
 /// its page renders.
 struct StoredBody {
-    entry: cache::EntryRef,
+    at: BodyAt,
     identity: BodyIdentity,
     /// Whether the body carries derived files.
     derived: bool,
     /// For a result read back without its body: the text's start, the summary of a document
     /// without one.
     text_start: Option<String>,
+}
+
+/// Where an extraction's body waits for its page.
+enum BodyAt {
+    /// In this cache entry.
+    Cache(cache::EntryRef),
+    /// Nowhere: it is made again from the file ([`Parked::Remade`]).
+    Source,
+}
+
+impl StoredBody {
+    /// A body made again from the file when its page renders.
+    fn remade(identity: BodyIdentity, text_start: Option<String>) -> StoredBody {
+        StoredBody {
+            at: BodyAt::Source,
+            identity,
+            derived: false,
+            text_start,
+        }
+    }
 }
 
 /// [`extract::run`], or its stored result when the same file (path, bytes and sidecar) was
@@ -563,14 +633,27 @@ fn cached_extract(
     warnings: &mut Vec<String>,
     look_up: bool,
 ) -> (extract::Outcome, Option<StoredBody>) {
-    // An unread file has no content hash to key on.
-    if !cache.is_enabled() || sha256.is_empty() {
+    // An unread file has no content hash to key on, nor to check it by when it is read again.
+    if sha256.is_empty() {
         return (extract::run(extractors, ctx), None);
     }
     if look_up && let Some((outcome, stored)) = cache_lookup(extractors, ctx, sha256, cache) {
         return (outcome, Some(stored));
     }
     let (key, identity) = extraction_key(ctx, sha256);
+    if let Some(outcome) = extract::run_without_body(extractors, ctx) {
+        if let Err(err) = cache.put(
+            cache::EXTRACT_META,
+            &key,
+            &cache::encode_outcome(&outcome, true),
+        ) {
+            warnings.push(format!("not stored in the incremental cache: {err}"));
+        }
+        return (outcome, Some(StoredBody::remade(identity, None)));
+    }
+    if !cache.is_enabled() {
+        return (extract::run(extractors, ctx), None);
+    }
     let outcome = extract::run(extractors, ctx);
     if outcome.extracted.transient {
         return (outcome, None);
@@ -578,14 +661,18 @@ fn cached_extract(
     let stored = cache
         .put(cache::EXTRACT, &key, &cache::encode_body(&outcome))
         .and_then(|entry| {
-            cache.put(cache::EXTRACT_META, &key, &cache::encode_outcome(&outcome))?;
+            cache.put(
+                cache::EXTRACT_META,
+                &key,
+                &cache::encode_outcome(&outcome, false),
+            )?;
             Ok(entry)
         });
     match stored {
         Ok(entry) => {
             let derived = !outcome.extracted.derived.is_empty();
             let stored = entry.map(|entry| StoredBody {
-                entry,
+                at: BodyAt::Cache(entry),
                 identity,
                 derived,
                 text_start: None,
@@ -629,10 +716,14 @@ fn cache_lookup(
         cache::decode_outcome(bytes, extractors)
     })?;
     let derived = cached.derived;
+    if cached.remade {
+        let stored = StoredBody::remade(identity, Some(cached.text_start));
+        return Some((cached.outcome, stored));
+    }
     if cached.outcome.kind != "table" {
         let entry = cache.check(cache::EXTRACT, &key)?;
         let stored = StoredBody {
-            entry,
+            at: BodyAt::Cache(entry),
             identity,
             derived,
             text_start: Some(cached.text_start),
@@ -646,7 +737,7 @@ fn cache_lookup(
     outcome.extracted.text = body.text;
     outcome.extracted.derived = body.derived;
     let stored = StoredBody {
-        entry,
+        at: BodyAt::Cache(entry),
         identity,
         derived,
         text_start: None,
@@ -874,6 +965,64 @@ impl ThreadClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Markdown body is not kept between extraction and its page, but made again from the
+    /// file: the same body the whole extraction makes, or an error if the file changed since.
+    #[test]
+    fn a_remade_body_is_the_extracted_one_or_an_error_if_the_file_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("memo.md");
+        let markdown = "---\ntitle: Memo\n---\n# Memo\n\nBody *text*.\n";
+        std::fs::write(&path, markdown).unwrap();
+        let source = SourceFile {
+            rel_path: "agency/memo.md".to_owned(),
+            abs_path: path.clone(),
+            agency: "agency".to_owned(),
+            size: markdown.len() as u64,
+            extension: "md".to_owned(),
+            sidecar: None,
+        };
+        let config = Config::default();
+        let extractors = extract::registry();
+        let stamps = SourceStamps::new(std::time::SystemTime::now());
+        let (doc, body, stored) = extract_one(
+            0,
+            source.clone(),
+            &config,
+            &extractors,
+            &Cache::disabled(),
+            &stamps,
+        );
+        assert!(matches!(
+            stored,
+            Some(StoredBody {
+                at: BodyAt::Source,
+                ..
+            })
+        ));
+        assert!(body.html.is_empty(), "{}", body.html);
+        assert_eq!(doc.title, "Memo");
+        let whole = extract::run(
+            &extractors,
+            &ExtractContext {
+                source: &source,
+                bytes: markdown.as_bytes(),
+                sidecar: None,
+                config: &config,
+            },
+        );
+        let remade = remake_body(&doc, &config, &extractors).unwrap();
+        assert_eq!(remade.html, whole.extracted.body_html);
+        assert!(remade.html.contains("<em>text</em>"), "{}", remade.html);
+        assert_eq!(remade.text, whole.extracted.text);
+
+        std::fs::write(&path, "# Memo\n\nEdited since.\n").unwrap();
+        let err = remake_body(&doc, &config, &extractors).unwrap_err();
+        assert!(
+            err.to_string().contains("changed while the site was built"),
+            "{err}"
+        );
+    }
 
     #[cfg(target_os = "linux")]
     #[test]

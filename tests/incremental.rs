@@ -128,15 +128,16 @@ fn a_changed_document_is_extracted_and_tokenized_again_and_its_old_entries_prune
     )
     .unwrap();
 
-    // The changed document has two entries, its extraction's metadata and its body (and
-    // the source stamps are stored again); its search terms are tokenized again and every
-    // other document's come from the snapshot.
+    // The changed document has one entry, its extraction's metadata: a Markdown body is not
+    // stored but made again from the file when its page renders (and the source stamps are
+    // stored again). Its search terms are tokenized again and every other document's come
+    // from the snapshot.
     let warm = build_with_cache(archive.path(), cache.path(), 2);
-    assert_eq!(warm.stats.written, 3, "{:?}", warm.stats);
-    assert_eq!(warm.stats.hits, cold.stats.written - 2, "{:?}", warm.stats);
+    assert_eq!(warm.stats.written, 2, "{:?}", warm.stats);
+    assert_eq!(warm.stats.hits, cold.stats.written - 1, "{:?}", warm.stats);
     assert_eq!(
-        warm.stats.pruned, 2,
-        "the old version's entries stay: {:?}",
+        warm.stats.pruned, 1,
+        "the old version's entry stays: {:?}",
         warm.stats
     );
     let all = build_with_cache(archive.path(), cache.path(), 2).reused;
@@ -161,7 +162,8 @@ fn a_changed_document_is_extracted_and_tokenized_again_and_its_old_entries_prune
 fn damaged_entries_are_detected_and_redone_not_trusted() {
     let archive = common::copy_archive(&common::sample_root());
     let cache = tempfile::tempdir().unwrap();
-    // One thread: each document's body record, then its metadata record, in order.
+    // One thread: each document's records in order. A Markdown document has one, its
+    // extraction's metadata (its body is made again from the file when its page renders).
     let cold = build_with_cache(archive.path(), cache.path(), 1);
 
     let packs = packs(cache.path());
@@ -172,20 +174,20 @@ fn damaged_entries_are_detected_and_redone_not_trusted() {
         "{} records",
         starts.len()
     );
-    // The first records are extractions, a body then its metadata (the page table is stored
-    // last). Three documents: one flipped byte deep in the first's body, the second's
-    // metadata record's header broken, the third's body's length wrong.
+    // The first records are the Markdown documents' extractions (the page table is stored
+    // last). Three of them: one flipped byte deep in the first's, the fourth's record header
+    // broken, the fifth's length wrong.
     let mut bytes = std::fs::read(pack).unwrap();
     bytes[(starts[0] + starts[1]) / 2] ^= 0x20;
     bytes[starts[3]] = b'X';
     bytes[starts[4] + 36] ^= 1;
     std::fs::write(pack, bytes).unwrap();
 
-    // Each damaged record is found, and its document extracted and stored again whole (and
-    // the source stamps stored again).
+    // Each damaged record is found, and its document extracted and stored again (and the
+    // source stamps stored again).
     let warm = build_with_cache(archive.path(), cache.path(), 2);
     assert_eq!(warm.stats.corrupt, 3, "{:?}", warm.stats);
-    assert_eq!(warm.stats.written, 7, "{:?}", warm.stats);
+    assert_eq!(warm.stats.written, 4, "{:?}", warm.stats);
     assert_same_site(&cold, &warm, "rebuild over a damaged cache");
 }
 

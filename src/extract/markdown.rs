@@ -23,34 +23,47 @@ impl Extractor for MarkdownExtractor {
     }
 
     fn extract(&self, ctx: &ExtractContext<'_>) -> crate::Result<Extracted> {
-        let decoded = decode_text(ctx.bytes);
-        let mut extracted = Extracted::default();
-        if let Some(warning) = decoded.warning() {
-            extracted.warnings.push(warning);
-        }
-        let (front, body) = split_front_matter(&decoded.text);
-        match front {
-            FrontMatter::None => {}
-            FrontMatter::Unclosed => extracted
-                .warnings
-                .push("front matter starts with `---` but is never closed: shown as text".into()),
-            FrontMatter::Yaml(yaml) => match Metadata::from_yaml(yaml) {
-                Ok((meta, warnings)) => {
-                    extracted.meta = meta;
-                    extracted
-                        .warnings
-                        .extend(warnings.into_iter().map(|w| format!("front matter: {w}")));
-                }
-                Err(err) => extracted
+        Ok(extract(ctx, true).expect("a body is always made when asked for"))
+    }
+
+    fn extract_without_body(&self, ctx: &ExtractContext<'_>) -> Option<crate::Result<Extracted>> {
+        extract(ctx, false).map(Ok)
+    }
+}
+
+/// The document in `ctx`, its body made only if `with_body`. Without it, `None` for a file
+/// whose sanitizing may have something to report (raw HTML, images): its warnings belong to
+/// the extraction, so it is extracted whole.
+fn extract(ctx: &ExtractContext<'_>, with_body: bool) -> Option<Extracted> {
+    let decoded = decode_text(ctx.bytes);
+    let mut extracted = Extracted::default();
+    if let Some(warning) = decoded.warning() {
+        extracted.warnings.push(warning);
+    }
+    let (front, body) = split_front_matter(&decoded.text);
+    match front {
+        FrontMatter::None => {}
+        FrontMatter::Unclosed => extracted
+            .warnings
+            .push("front matter starts with `---` but is never closed: shown as text".into()),
+        FrontMatter::Yaml(yaml) => match Metadata::from_yaml(yaml) {
+            Ok((meta, warnings)) => {
+                extracted.meta = meta;
+                extracted
                     .warnings
-                    .push(format!("front matter is not valid YAML ({err}): ignored")),
-            },
-        }
-        let rendered = render(body, extracted.meta.title.as_deref());
-        if extracted.meta.title.is_none() {
-            extracted.meta.title = rendered.first_heading;
-        }
-        let safe = crate::sanitize::sanitize_html(&rendered.html);
+                    .extend(warnings.into_iter().map(|w| format!("front matter: {w}")));
+            }
+            Err(err) => extracted
+                .warnings
+                .push(format!("front matter is not valid YAML ({err}): ignored")),
+        },
+    }
+    let rendered = render(body, extracted.meta.title.as_deref(), with_body)?;
+    if extracted.meta.title.is_none() {
+        extracted.meta.title = rendered.first_heading;
+    }
+    if let Some(html) = rendered.html {
+        let safe = crate::sanitize::sanitize_html(&html);
         if safe.blocked_remote > 0 {
             extracted.warnings.push(format!(
                 "{} remote image(s) replaced by a placeholder",
@@ -58,9 +71,9 @@ impl Extractor for MarkdownExtractor {
             ));
         }
         extracted.body_html = safe.html;
-        extracted.text = rendered.text;
-        Ok(extracted)
     }
+    extracted.text = rendered.text;
+    Some(extracted)
 }
 
 enum FrontMatter<'a> {
@@ -90,21 +103,33 @@ fn split_front_matter(text: &str) -> (FrontMatter<'_>, &str) {
 }
 
 struct Rendered {
-    html: String,
+    /// `None` when not asked for.
+    html: Option<String>,
     text: String,
     first_heading: Option<String>,
 }
 
 /// Renders Markdown for a page whose `<h1>` is the document title: a leading `# Title` that
 /// repeats it (or becomes it, when there is no other title) is dropped, and every other
-/// heading moves down a level, so the page has exactly one `<h1>`.
-fn render(markdown: &str, title: Option<&str>) -> Rendered {
+/// heading moves down a level, so the page has exactly one `<h1>`. Without `with_html`,
+/// only the text and first heading, or `None` if the Markdown holds raw HTML or an image.
+fn render(markdown: &str, title: Option<&str>, with_html: bool) -> Option<Rendered> {
     let options = Options::ENABLE_TABLES
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS
         | Options::ENABLE_HEADING_ATTRIBUTES;
     let events: Vec<Event<'_>> = Parser::new_ext(markdown, options).collect();
+    if !with_html
+        && events.iter().any(|event| {
+            matches!(
+                event,
+                Event::Html(_) | Event::InlineHtml(_) | Event::Start(Tag::Image { .. })
+            )
+        })
+    {
+        return None;
+    }
 
     // Headings get stable, unique ids from their text, so sections can be linked.
     let mut events = events;
@@ -152,6 +177,13 @@ fn render(markdown: &str, title: Option<&str>) -> Rendered {
         }
         i += 1;
     }
+    if !with_html {
+        return Some(Rendered {
+            html: None,
+            text,
+            first_heading,
+        });
+    }
     let leading_title_end = match events.first() {
         Some(Event::Start(Tag::Heading {
             level: HeadingLevel::H1,
@@ -190,11 +222,11 @@ fn render(markdown: &str, title: Option<&str>) -> Rendered {
         });
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, events);
-    Rendered {
-        html,
+    Some(Rendered {
+        html: Some(html),
         text,
         first_heading,
-    }
+    })
 }
 
 fn demote(level: HeadingLevel) -> HeadingLevel {
@@ -231,25 +263,98 @@ mod tests {
         let out = render(
             "# Title\n\n## Part\n\n## Part\n\n|a|b|\n|-|-|\n|1|2|\n\n- [x] done\n\nx[^1]\n\n[^1]: note\n\n~~gone~~",
             None,
-        );
+            true,
+        )
+        .unwrap();
+        let html = out.html.unwrap_or_default();
         assert_eq!(out.first_heading.as_deref(), Some("Title"));
         // The page's <h1> is the title: the leading one is dropped, the rest move down.
-        assert!(!out.html.contains("<h1"), "{}", out.html);
-        assert!(out.html.contains(r#"<h3 id="part">"#), "{}", out.html);
-        assert!(out.html.contains(r#"<h3 id="part-2">"#), "{}", out.html);
-        assert!(out.html.contains("<table>"));
-        assert!(out.html.contains("<del>gone</del>"));
-        assert!(out.html.contains("checkbox"));
+        assert!(!html.contains("<h1"), "{html}");
+        assert!(html.contains(r#"<h3 id="part">"#), "{html}");
+        assert!(html.contains(r#"<h3 id="part-2">"#), "{html}");
+        assert!(html.contains("<table>"));
+        assert!(html.contains("<del>gone</del>"));
+        assert!(html.contains("checkbox"));
         assert!(out.text.contains("Title\n"));
     }
 
     #[test]
     fn a_leading_heading_that_differs_from_the_title_stays() {
-        let out = render("# Findings\n\ntext", Some("Quarterly report"));
+        let html = render("# Findings\n\ntext", Some("Quarterly report"), true)
+            .and_then(|out| out.html)
+            .unwrap_or_default();
         assert!(
-            out.html.contains(r#"<h2 id="findings">Findings</h2>"#),
-            "{}",
-            out.html
+            html.contains(r#"<h2 id="findings">Findings</h2>"#),
+            "{html}"
         );
+    }
+
+    fn extract_bytes(bytes: &[u8], with_body: bool) -> Option<Extracted> {
+        let source = SourceFile {
+            rel_path: "agency/notes/a.md".to_owned(),
+            abs_path: "agency/notes/a.md".into(),
+            agency: "agency".to_owned(),
+            size: bytes.len() as u64,
+            extension: "md".to_owned(),
+            sidecar: None,
+        };
+        let config = crate::config::Config::default();
+        let ctx = ExtractContext {
+            source: &source,
+            bytes,
+            sidecar: None,
+            config: &config,
+        };
+        extract(&ctx, with_body)
+    }
+
+    /// A body left to be made at render time must not change what is known of the document
+    /// before: its title, summary text, metadata and warnings are the whole extraction's.
+    #[test]
+    fn without_the_body_the_document_is_the_same() {
+        let cases: [&[u8]; 6] = [
+            b"---\ntitle: Memo\ntags: [a, b]\ndate: 2019-05-01\n---\n# Memo\n\nSome *text* and `code`.\n",
+            b"# Heading as title\n\nA paragraph\nover two lines.\n\n- item one\n- item two\n",
+            b"---\ntitle: [unclosed\n---\nbody text\n",
+            b"---\ntitle: never closed\n\nbody",
+            b"Plain words, a [link](https://example.org/) and a footnote[^1].\n\n[^1]: note\n",
+            b"caf\xe9 in Latin-1\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+        ];
+        for bytes in cases {
+            let whole = extract_bytes(bytes, true).expect("a body is always made");
+            let light = extract_bytes(bytes, false).expect("no raw HTML nor images");
+            let shown = String::from_utf8_lossy(bytes);
+            assert!(!whole.body_html.is_empty(), "{shown}");
+            assert!(light.body_html.is_empty(), "{shown}");
+            assert_eq!(
+                format!("{:?}", light.meta),
+                format!("{:?}", whole.meta),
+                "{shown}"
+            );
+            assert_eq!(light.text, whole.text, "{shown}");
+            assert_eq!(light.warnings, whole.warnings, "{shown}");
+            assert_eq!(light.facts, whole.facts, "{shown}");
+        }
+    }
+
+    /// Sanitizing raw HTML or images may warn (a remote image blocked), so such files are
+    /// extracted whole.
+    #[test]
+    fn raw_html_and_images_are_extracted_whole() {
+        for markdown in [
+            "text <b>bold</b>\n",
+            "<div>block</div>\n",
+            "![pixel](https://track.example/p.gif)\n",
+            "![local](scan.png)\n",
+        ] {
+            assert!(
+                extract_bytes(markdown.as_bytes(), false).is_none(),
+                "{markdown}"
+            );
+            assert!(
+                extract_bytes(markdown.as_bytes(), true).is_some(),
+                "{markdown}"
+            );
+        }
     }
 }

@@ -133,6 +133,14 @@ pub trait Extractor: Send + Sync {
     fn handles(&self, source: &SourceFile) -> bool;
     /// Turns the file into a document.
     fn extract(&self, ctx: &ExtractContext<'_>) -> crate::Result<Extracted>;
+    /// [`Extractor::extract`] without the body (`body_html` and `derived` empty; `text`
+    /// still made), for a format whose body is cheap to make again from the file when its
+    /// page renders: it then waits for its page neither compressed on disk nor in the cache.
+    /// Everything else must be what `extract` gives, and the body must depend on `ctx.bytes`
+    /// alone. `None` when the whole extraction is needed now (the default).
+    fn extract_without_body(&self, _ctx: &ExtractContext<'_>) -> Option<crate::Result<Extracted>> {
+        None
+    }
     /// Whether it reads the file itself, as a stream, so it takes files over
     /// [`MAX_EXTRACT_BYTES`] too (then `ctx.bytes` holds only the file's head).
     fn streams(&self) -> bool {
@@ -214,6 +222,31 @@ pub fn run(extractors: &[Box<dyn Extractor>], ctx: &ExtractContext<'_>) -> Outco
         kind: other::OtherExtractor.name(),
         extracted,
     }
+}
+
+/// [`run`] without the body (see [`Extractor::extract_without_body`]), when the extractor
+/// [`run`] would pick offers it and it succeeds; `None` means [`run`] is needed.
+pub fn run_without_body(
+    extractors: &[Box<dyn Extractor>],
+    ctx: &ExtractContext<'_>,
+) -> Option<Outcome> {
+    if ctx.source.size > MAX_EXTRACT_BYTES {
+        return None;
+    }
+    let extractor = extractors.iter().find(|e| e.handles(ctx.source))?;
+    // An error or a panic is the whole extraction's to report, as it reports it.
+    let Ok(Some(Ok(mut extracted))) =
+        std::panic::catch_unwind(AssertUnwindSafe(|| extractor.extract_without_body(ctx)))
+    else {
+        return None;
+    };
+    if let Some(sidecar) = ctx.sidecar {
+        extracted.meta.merge_from(sidecar);
+    }
+    Some(Outcome {
+        kind: extractor.name(),
+        extracted,
+    })
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

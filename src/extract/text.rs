@@ -20,6 +20,19 @@ impl Extractor for TextExtractor {
     }
 
     fn extract(&self, ctx: &ExtractContext<'_>) -> crate::Result<Extracted> {
+        let mut extracted = self.extract_text(ctx);
+        extracted.body_html = format!("<pre class=\"text\">{}</pre>", escape_html(&extracted.text));
+        Ok(extracted)
+    }
+
+    fn extract_without_body(&self, ctx: &ExtractContext<'_>) -> Option<crate::Result<Extracted>> {
+        Some(Ok(self.extract_text(ctx)))
+    }
+}
+
+impl TextExtractor {
+    /// The document, without its body.
+    fn extract_text(&self, ctx: &ExtractContext<'_>) -> Extracted {
         let decoded = decode_text(ctx.bytes);
         let mut extracted = Extracted::default();
         if let Some(warning) = decoded.warning() {
@@ -31,9 +44,8 @@ impl Extractor for TextExtractor {
         extracted
             .facts
             .push(("Encoding".into(), decoded.encoding.to_owned()));
-        extracted.body_html = format!("<pre class=\"text\">{}</pre>", escape_html(&decoded.text));
         extracted.text = decoded.text;
-        Ok(extracted)
+        extracted
     }
 }
 
