@@ -48,10 +48,10 @@
 //!   zstd frame of its [`BlockRecord`]. A block ends after a term chosen by a hash of its
 //!   text ([`ends_block`]), so an edit that changes a few terms' postings leaves the other
 //!   blocks' bytes as they were, and the next build copies those frames instead of
-//!   compressing them again ([`Reuse`]). Per term: its byte length and bytes, the posting
-//!   count, then per posting (by document number) the number's gap from the one before,
-//!   title tf, body tf, agency tf, the position count (one byte) and the positions as gaps.
-//!   Numbers are LEB128 varints.
+//!   compressing them again ([`Reuse`]). Per term: its text's byte length and bytes, the
+//!   posting count, the byte length of its postings, then per posting (by document number)
+//!   the number's gap from the one before, title tf, body tf, agency tf, the position count
+//!   (one byte) and the positions as gaps. Numbers are LEB128 varints.
 //! - `excerpts.<n>`: the excerpts' UTF-8 bytes, where the head says.
 
 use std::collections::{HashMap, VecDeque};
@@ -74,7 +74,7 @@ pub(super) type ContentKey = [u8; 16];
 /// The cache folder the snapshot lives in ([`crate::cache::Cache::side_dir`]).
 pub(super) const DIR: &str = "search";
 pub(super) const HEAD_FILE: &str = "head";
-const HEAD_MAGIC: &[u8] = b"LPSS2\n";
+const HEAD_MAGIC: &[u8] = b"LPSS3\n";
 /// Bytes per number in the head.
 const SLOT_BYTES: usize = 16 + 1 + 4 + 4 + 8 + 4;
 /// Fixed head bytes before the slots.
@@ -292,8 +292,17 @@ impl Previous {
 
     /// Streams the claimed postings, term by term; passes each block read to `reuse`.
     pub(super) fn reader(&self, reuse: Option<Reuse>) -> std::io::Result<PostingsReader<'_>> {
+        // Past the last number that moved, every number is its own: a term whose numbers
+        // reach it unmoved is known to keep them all without reading on.
+        let moved_below = self
+            .claimed
+            .iter()
+            .enumerate()
+            .rposition(|(n, c)| c.load(Ordering::Relaxed) != n as u32)
+            .map_or(0, |n| n + 1) as u32;
         let mut reader = PostingsReader {
             previous: self,
+            moved_below,
             file: BufReader::with_capacity(256 << 10, File::open(&self.postings)?),
             ready: VecDeque::new(),
             done: false,
@@ -399,6 +408,8 @@ fn check_file(path: &Path, (len, sum): (u64, [u8; 32])) -> Result<(), String> {
 /// old number nobody claimed is skipped, and so is a term left without postings.
 pub(super) struct PostingsReader<'p> {
     previous: &'p Previous,
+    /// Every old number from this one on is claimed by itself.
+    moved_below: u32,
     file: BufReader<File>,
     /// Terms decoded and not yet taken, in order.
     ready: VecDeque<TermPostings>,
@@ -570,9 +581,9 @@ impl RawSlice {
             bytes: self.bytes(),
             pos: 0,
         };
-        let (_, count) = read_term_head(&mut r)?;
+        let (_, count, end) = read_term_head(&mut r)?;
         let (mut postings, mut positions) = (Vec::new(), Vec::new());
-        read_postings(&mut r, count, None, Some((&mut postings, &mut positions)))?;
+        read_postings(&mut r, count, end, None, (&mut postings, &mut positions))?;
         Ok((postings, positions))
     }
 }
@@ -626,13 +637,13 @@ impl PostingsReader<'_> {
                 self.file.read_exact(&mut record)?;
                 frames.push((frame, record));
             }
-            let claimed = &self.previous.claimed;
+            let (claimed, moved_below) = (&self.previous.claimed, self.moved_below);
             type Decoded = std::io::Result<(Vec<TermPostings>, Arc<Vec<u8>>)>;
             let blocks: Vec<Decoded> = frames
                 .par_iter()
                 .map(|(frame, _)| {
                     let raw = Arc::new(crate::spill::decompress(frame)?);
-                    Ok((decode_block(&raw, claimed)?, raw))
+                    Ok((decode_block(&raw, claimed, moved_below)?, raw))
                 })
                 .collect();
             let mut old = Vec::with_capacity(blocks.len());
@@ -651,18 +662,23 @@ impl PostingsReader<'_> {
     }
 }
 
-/// The terms of one block, renumbered by `claimed`. A term all of whose postings kept their
-/// numbers is only checked, not decoded: its bytes are all a rebuild needs unless the term
-/// changed ([`TermPostings::decode`]).
-fn decode_block(block: &Arc<Vec<u8>>, claimed: &[AtomicU32]) -> std::io::Result<Vec<TermPostings>> {
+/// The terms of one block, renumbered by `claimed`, in which every number from
+/// `moved_below` on is its own. A term all of whose postings kept their numbers is only
+/// checked, not decoded: its bytes are all a rebuild needs unless the term changed
+/// ([`TermPostings::decode`]).
+fn decode_block(
+    block: &Arc<Vec<u8>>,
+    claimed: &[AtomicU32],
+    moved_below: u32,
+) -> std::io::Result<Vec<TermPostings>> {
     let bytes = &block[..];
     let mut r = Cursor { bytes, pos: 0 };
     let mut terms = Vec::new();
     while r.pos < bytes.len() {
         let start = r.pos;
-        let (term, count) = read_term_head(&mut r)?;
+        let (term, count, end) = read_term_head(&mut r)?;
         let postings_at = r.pos;
-        let same_numbers = read_postings(&mut r, count, Some(claimed), None)?;
+        let same_numbers = kept_numbers(&mut r, count, end, claimed, moved_below)?;
         if same_numbers {
             if count > 0 {
                 terms.push(TermPostings {
@@ -683,8 +699,9 @@ fn decode_block(block: &Arc<Vec<u8>>, claimed: &[AtomicU32]) -> std::io::Result<
         read_postings(
             &mut r,
             count,
+            end,
             Some(claimed),
-            Some((&mut postings, &mut positions)),
+            (&mut postings, &mut positions),
         )?;
         if !postings.is_empty() {
             terms.push(TermPostings {
@@ -699,28 +716,68 @@ fn decode_block(block: &Arc<Vec<u8>>, claimed: &[AtomicU32]) -> std::io::Result<
     Ok(terms)
 }
 
-/// A term's text and posting count, from the front of its bytes.
-fn read_term_head<'b>(r: &mut Cursor<'b>) -> std::io::Result<(&'b [u8], usize)> {
+/// A term's text, posting count and where its postings end, from the front of its bytes.
+fn read_term_head<'b>(r: &mut Cursor<'b>) -> std::io::Result<(&'b [u8], usize, usize)> {
     let len = r.varint()? as usize;
     let text = r.bytes.get(r.pos..r.pos + len).ok_or_else(damaged)?;
     r.pos += len;
-    Ok((text, r.varint()? as usize))
+    let count = r.varint()? as usize;
+    let postings_len = r.varint()? as usize;
+    let end = r
+        .pos
+        .checked_add(postings_len)
+        .filter(|&end| end <= r.bytes.len())
+        .ok_or_else(damaged)?;
+    Ok((text, count, end))
 }
 
-/// Reads `count` postings, renumbered by `claimed` (`None`: numbers kept), into `into` if
-/// given (leaving out an unclaimed number's); returns whether every number was claimed by
-/// itself.
+/// Whether each of the `count` postings that end at `end` was claimed by its own number,
+/// where every number from `moved_below` on is. Reads only as far as it must: to the first
+/// number that moved, or to the first at `moved_below` or past it, and leaves `r` at `end`
+/// when the answer is yes. After a one-document edit, only the postings before that
+/// document's number are read.
+fn kept_numbers(
+    r: &mut Cursor<'_>,
+    count: usize,
+    end: usize,
+    claimed: &[AtomicU32],
+    moved_below: u32,
+) -> std::io::Result<bool> {
+    let mut old = 0u32;
+    for _ in 0..count {
+        old = old.wrapping_add(r.varint()?);
+        if old >= moved_below {
+            break;
+        }
+        let new = claimed.get(old as usize).ok_or_else(damaged)?;
+        if new.load(Ordering::Relaxed) != old {
+            return Ok(false);
+        }
+        r.skip_varints(3)?;
+        let pos_len = r.byte()?;
+        if pos_len as usize > MAX_POSITIONS {
+            return Err(damaged());
+        }
+        r.skip_varints(pos_len.into())?;
+        if r.pos > end {
+            return Err(damaged());
+        }
+    }
+    r.pos = end;
+    Ok(true)
+}
+
+/// Reads `count` postings that end at `end`, renumbered by `claimed` (`None`: numbers
+/// kept), into `postings` and `positions`, leaving out an unclaimed number's.
 fn read_postings(
     r: &mut Cursor<'_>,
     count: usize,
+    end: usize,
     claimed: Option<&[AtomicU32]>,
-    mut into: Option<(&mut Vec<RawPosting>, &mut Vec<u32>)>,
-) -> std::io::Result<bool> {
-    if let Some((postings, _)) = &mut into {
-        // Each posting takes at least five bytes.
-        postings.reserve(count.min(r.bytes.len() / 5));
-    }
-    let mut same_numbers = true;
+    (postings, positions): (&mut Vec<RawPosting>, &mut Vec<u32>),
+) -> std::io::Result<()> {
+    // Each posting takes at least five bytes.
+    postings.reserve(count.min(end.saturating_sub(r.pos) / 5));
     let mut old = 0u32;
     for _ in 0..count {
         old = old.wrapping_add(r.varint()?);
@@ -731,10 +788,7 @@ fn read_postings(
                 .load(Ordering::Relaxed),
             None => old,
         };
-        same_numbers &= new == old;
-        let Some((postings, positions)) = into.as_mut().filter(|_| new != UNCLAIMED) else {
-            // Checking a block's numbers is most of what a rebuild reads: the frequencies
-            // and positions it does not keep are stepped over, not decoded.
+        if new == UNCLAIMED {
             r.skip_varints(3)?;
             let pos_len = r.byte()?;
             if pos_len as usize > MAX_POSITIONS {
@@ -742,7 +796,7 @@ fn read_postings(
             }
             r.skip_varints(pos_len.into())?;
             continue;
-        };
+        }
         let title_tf = u16::try_from(r.varint()?).map_err(|_| damaged())?;
         let body_tf = r.varint()?;
         let agency_tf = u16::try_from(r.varint()?).map_err(|_| damaged())?;
@@ -766,7 +820,10 @@ fn read_postings(
             pos_len,
         });
     }
-    Ok(same_numbers)
+    if r.pos != end {
+        return Err(damaged());
+    }
+    Ok(())
 }
 
 /// Reads a decompressed block front to back.
@@ -835,7 +892,7 @@ impl Cursor<'_> {
 /// snapshot still cuts blocks, see [`Cutter`]).
 pub(super) fn encoded_len(term: &str, postings: &[(u32, &RawPosting, &[u32])]) -> usize {
     let varint = |v: u32| (32 - (v | 1).leading_zeros()).div_ceil(7) as usize;
-    let mut len = varint(term.len() as u32) + term.len() + varint(postings.len() as u32);
+    let mut len = 0;
     let mut last_doc = 0u32;
     for &(doc, p, positions) in postings {
         len += varint(doc.wrapping_sub(last_doc))
@@ -850,15 +907,27 @@ pub(super) fn encoded_len(term: &str, postings: &[(u32, &RawPosting, &[u32])]) -
             last = pos;
         }
     }
-    len
+    varint(term.len() as u32)
+        + term.len()
+        + varint(postings.len() as u32)
+        + varint(postings_len(len))
+        + len
+}
+
+/// A term's postings' byte length as the snapshot holds it. A posting takes at most 101
+/// bytes (five varints and [`MAX_POSITIONS`] gaps of five bytes at most, and a count), so
+/// a term's fit in a u32 up to 40 million numbers.
+fn postings_len(len: usize) -> u32 {
+    u32::try_from(len).expect("a term's postings fit in 4 GiB")
 }
 
 /// One term's postings for the next snapshot, `postings` sorted by number.
 pub(super) fn encode_term(term: &str, postings: &[(u32, &RawPosting, &[u32])]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(term.len() + 4 + postings.len() * 8);
+    let mut out = Vec::with_capacity(term.len() + 8 + postings.len() * 8);
     put_varint(&mut out, term.len() as u32);
     out.extend_from_slice(term.as_bytes());
     put_varint(&mut out, postings.len() as u32);
+    let at = out.len();
     let mut last_doc = 0u32;
     for &(doc, p, positions) in postings {
         put_varint(&mut out, doc.wrapping_sub(last_doc));
@@ -873,6 +942,10 @@ pub(super) fn encode_term(term: &str, postings: &[(u32, &RawPosting, &[u32])]) -
             last = pos;
         }
     }
+    // The length goes before the postings, known only once they are encoded.
+    let mut len = Vec::with_capacity(5);
+    put_varint(&mut len, postings_len(out.len() - at));
+    out.splice(at..at, len);
     out
 }
 
@@ -1483,7 +1556,7 @@ mod tests {
         let claimed: Vec<AtomicU32> = (0..10)
             .map(|n| AtomicU32::new(if n == 7 { UNCLAIMED } else { n }))
             .collect();
-        let terms = decode_block(&Arc::new(bytes), &claimed).unwrap();
+        let terms = decode_block(&Arc::new(bytes), &claimed, 8).unwrap();
         let names: Vec<&str> = terms.iter().map(|t| t.term.as_str()).collect();
         assert_eq!(
             names,
@@ -1522,22 +1595,54 @@ mod tests {
         bytes.extend(encode_term("zed", &[(1, &b, &[])]));
         let claimed: Vec<AtomicU32> = (0..400).map(AtomicU32::new).collect();
         let block = |bytes: &[u8]| Arc::new(bytes.to_vec());
-        let whole = decode_block(&block(&bytes), &claimed).unwrap();
-        assert_eq!(whole.len(), 2);
-        let (postings, read_positions) = whole[0].raw.as_ref().unwrap().decode().unwrap();
-        assert_eq!(postings.len(), 2);
-        assert_eq!(read_positions, positions);
-        for len in (1..bytes.len()).filter(|&len| len != first) {
-            assert!(
-                decode_block(&block(&bytes[..len]), &claimed).is_err(),
-                "cut at {len}"
+        // Every number is its own: read to the end of each term, or only its head.
+        for moved_below in [400, 0] {
+            let whole = decode_block(&block(&bytes), &claimed, moved_below).unwrap();
+            assert_eq!(whole.len(), 2);
+            let (postings, read_positions) = whole[0].raw.as_ref().unwrap().decode().unwrap();
+            assert_eq!(postings.len(), 2);
+            assert_eq!(read_positions, positions);
+            for len in (1..bytes.len()).filter(|&len| len != first) {
+                assert!(
+                    decode_block(&block(&bytes[..len]), &claimed, moved_below).is_err(),
+                    "cut at {len}"
+                );
+            }
+            assert_eq!(
+                decode_block(&block(&bytes[..first]), &claimed, moved_below)
+                    .unwrap()
+                    .len(),
+                1
             );
         }
-        assert_eq!(
-            decode_block(&block(&bytes[..first]), &claimed)
-                .unwrap()
-                .len(),
-            1
+    }
+
+    #[test]
+    fn a_term_is_read_only_up_to_the_first_number_past_the_last_that_moved() {
+        let (a, b, c) = (
+            posting(1, 1, 0, 0),
+            posting(5, 1, 0, 0),
+            posting(9, 1, 0, 0),
+        );
+        let mut bytes = encode_term("term", &[(1, &a, &[]), (5, &b, &[]), (9, &c, &[])]);
+        // The last posting's position count is damaged past any limit.
+        *bytes.last_mut().unwrap() = MAX_POSITIONS as u8 + 1;
+        let claimed: Vec<AtomicU32> = (0..10)
+            .map(|n| AtomicU32::new(if n == 3 { UNCLAIMED } else { n }))
+            .collect();
+        let block = Arc::new(bytes);
+        // Number 3 moved, so 5 and 9 are known to stay: the damaged posting is not read and
+        // the term's bytes are kept.
+        let kept = decode_block(&block, &claimed, 4).unwrap();
+        assert_eq!(kept.len(), 1);
+        assert!(kept[0].raw.is_some(), "kept as bytes");
+        // Told that number 9 may have moved, it reads the last posting too.
+        assert!(decode_block(&block, &claimed, 10).is_err());
+        // A number that moved before the stop makes the term decoded, without the number.
+        claimed[1].store(UNCLAIMED, Ordering::Relaxed);
+        assert!(
+            decode_block(&block, &claimed, 4).is_err(),
+            "decoding reads it all"
         );
     }
 }
