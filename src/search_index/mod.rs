@@ -1264,12 +1264,15 @@ impl Indexer {
                 .unwrap_or_else(|e| e.into_inner());
             let shard = &mut *shard;
             if shard.postings.capacity() == 0 {
-                // Reserved whole on first use, in address space only: grown by doubling, the
-                // vectors were copied several times over, each copy into freshly faulted pages.
+                // Reserved whole on first use (untouched pages cost no memory on Linux):
+                // grown by doubling, the vectors were copied several times over, each copy
+                // into freshly faulted pages. At most the default budget's share, so that a
+                // huge `LEAKPRESS_INDEX_MEMORY` means "spill late", not one vast allocation.
+                let reserve = self.shard_budget.min(MEMORY_BUDGET / TERM_SHARDS);
                 shard
                     .postings
-                    .reserve(self.shard_budget / std::mem::size_of::<RawPosting>() + 1);
-                shard.positions.reserve(self.shard_budget / 4 + 1);
+                    .reserve(reserve / std::mem::size_of::<RawPosting>() + 1);
+                shard.positions.reserve(reserve / 4 + 1);
             }
             for &i in run {
                 let counts = &counts[i as usize];

@@ -734,8 +734,9 @@ fn read_term_head<'b>(r: &mut Cursor<'b>) -> std::io::Result<(&'b [u8], usize, u
 /// Whether each of the `count` postings that end at `end` was claimed by its own number,
 /// where every number from `moved_below` on is. Reads only as far as it must: to the first
 /// number that moved, or to the first at `moved_below` or past it, and leaves `r` at `end`
-/// when the answer is yes. After a one-document edit, only the postings before that
-/// document's number are read.
+/// when the answer is yes. After a one-document edit, only the postings up to that
+/// document's number are read. Postings past the stop are not checked: the file's SHA-256,
+/// checked at load, stands for them.
 fn kept_numbers(
     r: &mut Cursor<'_>,
     count: usize,
@@ -915,8 +916,8 @@ pub(super) fn encoded_len(term: &str, postings: &[(u32, &RawPosting, &[u32])]) -
 }
 
 /// A term's postings' byte length as the snapshot holds it. A posting takes at most 101
-/// bytes (five varints and [`MAX_POSITIONS`] gaps of five bytes at most, and a count), so
-/// a term's fit in a u32 up to 40 million numbers.
+/// bytes (four varints of five bytes at most, a count byte and [`MAX_POSITIONS`] gaps of
+/// five bytes at most), so a term's fit in a u32 up to 42 million numbers.
 fn postings_len(len: usize) -> u32 {
     u32::try_from(len).expect("a term's postings fit in 4 GiB")
 }

@@ -1,8 +1,8 @@
-//! A map from short strings to small `Copy` values, its keys back to back in one arena. The
-//! indexer looks up every word of every document in two of these (the document's own words,
-//! and the thread's memo of words it has met), so a key is one slice of a string it owns
-//! rather than a `String` of its own: no allocation per new word, and comparing a key reads
-//! memory next to the keys before it.
+//! A map from short strings to small `Copy` values: a key's first [`INLINE`] bytes in its
+//! slot, the rest back to back in one arena. The indexer looks up every word of every
+//! document in two of these (the document's own words, and the thread's memo of words it has
+//! met), so a key is not a `String` of its own: no allocation per new word, and most keys are
+//! compared within the slot the probe already reads.
 //!
 //! It is open addressing with linear probing, written here rather than taken from hashbrown
 //! for two things hashbrown does not offer: [`WordTable::prefetch`], which needs a key's slot
