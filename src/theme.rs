@@ -88,6 +88,7 @@ impl Theme {
     pub fn engine(&self) -> Result<tera::Tera> {
         let mut tera = tera::Tera::new();
         tera.autoescape_on(vec![".html", ".htm", ".xml"]);
+        tera.register_filter("rel_url", crate::links::rel_url);
         tera.add_raw_templates(self.templates.iter().map(|(n, s)| (n.as_str(), s.as_str())))
             .map_err(|err| Error::Template(format!("{err:#}")))?;
         Ok(tera)

@@ -80,6 +80,44 @@ fn every_internal_link_resolves_online_and_offline() {
     }
 }
 
+/// A link a template writes as a bare site path still works (the rewriting pass catches it),
+/// but costs each page a second parse: the default theme writes every one through `rel_url`.
+#[test]
+fn default_theme_writes_every_internal_link_through_rel_url() {
+    let dir = sample_root().join("themes/default/templates");
+    let mut bare = Vec::new();
+    let mut filtered = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        // Feeds carry absolute URLs and are not rewritten.
+        if path.extension().is_none_or(|ext| ext != "html") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        for attribute in ["href", "src", "action", "poster", "data-src", "data-root"] {
+            for piece in source.split(&format!(" {attribute}=\"")).skip(1) {
+                let end = if piece.starts_with("{{") {
+                    piece.find("}}").map_or(piece.len(), |at| at + 2)
+                } else {
+                    piece.find('"').unwrap_or(piece.len())
+                };
+                let value = &piece[..end];
+                let external = value.starts_with('#') || value == "{{ agency.website }}";
+                if value.starts_with("{{") && value.ends_with("| rel_url }}") {
+                    filtered += 1;
+                } else if !external {
+                    bare.push(format!("{}: {attribute}={value}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(bare.is_empty(), "links without rel_url: {bare:#?}");
+    assert!(
+        filtered > 50,
+        "only {filtered} links found: the scan is broken"
+    );
+}
+
 #[test]
 fn offline_links_name_files_and_nothing_is_remote() {
     let site = build_memory(&sample_root(), true, None);
