@@ -14,6 +14,12 @@ use lol_html::{RewriteStrSettings, element, rewrite_str};
 /// Prefix for every `id` and `name` from leaked markup, so it cannot clobber the page's own.
 pub const ID_PREFIX: &str = "user-content-";
 
+/// The `rel` of every link from a leak: no referrer, no window handle, no endorsement.
+pub const LINK_REL: &str = "noopener noreferrer nofollow";
+
+/// Link schemes a leaked link may keep.
+const URL_SCHEMES: [&str; 3] = ["http", "https", "mailto"];
+
 /// The result of sanitizing one piece of markup.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -27,9 +33,9 @@ pub struct Sanitized {
 static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut builder = ammonia::Builder::default();
     builder
-        .url_schemes(HashSet::from(["http", "https", "mailto"]))
+        .url_schemes(HashSet::from(URL_SCHEMES))
         .url_relative(ammonia::UrlRelative::Custom(Box::new(keep_fragment_only)))
-        .link_rel(Some("noopener noreferrer nofollow"))
+        .link_rel(Some(LINK_REL))
         .id_prefix(Some(ID_PREFIX))
         .add_generic_attributes(["id"])
         .add_tag_attributes("img", ["width", "height"])
@@ -47,6 +53,20 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 fn keep_fragment_only(url: &str) -> Option<Cow<'_, str>> {
     url.strip_prefix('#')
         .map(|fragment| Cow::Owned(format!("#{ID_PREFIX}{fragment}")))
+}
+
+/// What the sanitizer keeps of a link target from a leak: an absolute URL with an allowed
+/// scheme as it is, an in-page anchor with the ids' prefix, nothing else (a relative link
+/// points into the leaked site, which is not here). The same rules as ammonia's, which parses
+/// the target with the same `url` crate.
+pub fn allowed_link(url: &str) -> Option<Cow<'_, str>> {
+    match url::Url::parse(url) {
+        Ok(parsed) => URL_SCHEMES
+            .contains(&parsed.scheme())
+            .then_some(Cow::Borrowed(url)),
+        Err(url::ParseError::RelativeUrlWithoutBase) => keep_fragment_only(url),
+        Err(_) => None,
+    }
 }
 
 /// Sanitizes untrusted HTML into markup that is safe to embed in a page.
