@@ -1,5 +1,7 @@
-//! Stage 5, **render**: Tera templates (links made relative by `rel_url`) → HTML → link
-//! rewriting (lol_html, only for site paths a template left) → minify-html → output. Document pages render in parallel, each dropping its body once written; listings
+//! Stage 5, **render**: Tera templates (minified when loaded; links made relative by
+//! `rel_url`) → HTML → link rewriting (lol_html, only for site paths a template left) →
+//! minify-html (only for pages with markup no template wrote, or a theme whose templates
+//! could not be minified when loaded) → output. Document pages render in parallel, each dropping its body once written; listings
 //! (agencies, tags, years, kinds, home) are planned as small jobs and rendered in parallel
 //! too, building each page's cards only while that page renders, so no listing ever copies a
 //! body and memory stays at the metadata.
@@ -38,6 +40,11 @@ pub struct Renderer<'a> {
     config: &'a Config,
     offline: bool,
     minify: minify_html::Cfg,
+    /// Whether the templates were minified when loaded (see [`crate::theme::Theme::engine`]):
+    /// then a page made of their markup alone is written as it renders.
+    premade: bool,
+    /// Whether the home page shows an introduction (Markdown of the archive's own).
+    intro: bool,
     /// Table records that reference each document (shown, total), by document id.
     referenced_by: BTreeMap<usize, (Vec<crate::tables::RecordLink>, usize)>,
     /// Each agency's tables with record counts, by agency slug.
@@ -259,6 +266,10 @@ struct PageTarget<'p> {
     url: &'p str,
     file: &'p str,
     key: Option<PageKey>,
+    /// The page holds markup its templates did not write (a leaked body rendered in it,
+    /// table cells, the home introduction), so it is minified even when the templates were
+    /// minified when loaded.
+    foreign: bool,
 }
 
 /// How a page's body enters its key.
@@ -286,6 +297,17 @@ fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// How pages are minified: closing tags stay, so a body or card spliced in after minifying
+/// never lands in an element left open.
+fn minify_cfg() -> minify_html::Cfg {
+    let mut cfg = minify_html::Cfg::new();
+    cfg.minify_css = true;
+    cfg.minify_js = false;
+    cfg.keep_closing_tags = true;
+    cfg.keep_html_and_head_opening_tags = true;
+    cfg
+}
+
 /// The three orders an agency's documents are listed in: (folder under the agency, label).
 const AGENCY_SORTS: [(&str, &str); 3] =
     [("", "Newest"), ("oldest/", "Oldest"), ("title/", "Title")];
@@ -296,7 +318,8 @@ const TAXONOMIES: [(&str, &str); 3] = [("tags", "Tags"), ("years", "Years"), ("k
 impl<'a> Renderer<'a> {
     /// Prepares the engine and the context every page shares.
     pub fn new(theme: &Theme, config: &'a Config, options: &BuildOptions) -> Result<Renderer<'a>> {
-        let tera = theme.engine()?;
+        let minify = minify_cfg();
+        let (tera, premade) = theme.engine(config.minify.then_some(&minify))?;
         let mut base = PageContext::new();
         base.insert(
             "site",
@@ -312,11 +335,6 @@ impl<'a> Renderer<'a> {
         base.insert("offline", &options.offline);
         base.insert("csp", CSP);
         base.insert("feed_url", "/feed.xml");
-        let mut minify = minify_html::Cfg::new();
-        minify.minify_css = true;
-        minify.minify_js = false;
-        minify.keep_closing_tags = true;
-        minify.keep_html_and_head_opening_tags = true;
         let (base, base_key) = base.into_parts();
         Ok(Renderer {
             tera,
@@ -331,6 +349,8 @@ impl<'a> Renderer<'a> {
             config,
             offline: options.offline,
             minify,
+            premade,
+            intro: false,
             root_path: root_path(config.base_url.as_deref()),
             referenced_by: BTreeMap::new(),
             agency_tables: BTreeMap::new(),
@@ -400,7 +420,7 @@ impl<'a> Renderer<'a> {
         url: &str,
         ctx: impl Into<PageContext>,
     ) -> Result<()> {
-        self.page_with_body(out, template, url, ctx.into(), None)
+        self.page_with_body(out, template, url, ctx.into(), None, false)
     }
 
     /// [`Renderer::page`] with the values `fill` puts in the context. `fill` runs once to
@@ -412,8 +432,9 @@ impl<'a> Renderer<'a> {
         template: &str,
         url: &str,
         fill: impl Fn(&mut PageContext),
+        foreign: bool,
     ) -> Result<()> {
-        self.listing_lazy(out, template, url, |ctx, _| fill(ctx), None)
+        self.listing_lazy(out, template, url, |ctx, _| fill(ctx), None, foreign)
     }
 
     /// [`Renderer::page_lazy`] for a listing whose `cards` may be spliced in: `fill(ctx,
@@ -427,6 +448,7 @@ impl<'a> Renderer<'a> {
         url: &str,
         fill: impl Fn(&mut PageContext, bool),
         cards: Option<CardSplice<'_>>,
+        foreign: bool,
     ) -> Result<()> {
         let file = page_file(url);
         // Asked only of a page that is rendered: it renders the cards not rendered yet.
@@ -469,6 +491,7 @@ impl<'a> Renderer<'a> {
             url,
             file: &file,
             key,
+            foreign,
         };
         let ctx = match cards {
             Some(cards) => {
@@ -499,7 +522,7 @@ impl<'a> Renderer<'a> {
         if prefix.is_empty() || html.matches(CARD_SLOT).count() != cards.ids.len() {
             return Ok(false);
         }
-        let shell = self.finish(&html, &prefix)?;
+        let shell = self.finish(&html, &prefix, page.foreign)?;
         let mut spliced = Vec::with_capacity(shell.len() + cards.ids.len() * 1024);
         let mut rest = &shell[..];
         for &id in cards.ids {
@@ -543,7 +566,7 @@ impl<'a> Renderer<'a> {
             return None;
         }
         let html = self.relinked(&html, CARD_ROOT).ok()?;
-        if self.config.minify {
+        if self.config.minify && !self.premade {
             String::from_utf8(minify_html::minify(html.as_bytes(), &self.minify)).ok()
         } else {
             Some(html.into_owned())
@@ -562,6 +585,7 @@ impl<'a> Renderer<'a> {
         url: &str,
         ctx: PageContext,
         body: Option<&str>,
+        foreign: bool,
     ) -> Result<()> {
         let file = page_file(url);
         let (ctx, values) = ctx.into_parts();
@@ -575,6 +599,7 @@ impl<'a> Renderer<'a> {
             url,
             file: &file,
             key,
+            foreign,
         };
         self.render_page(out, &page, ctx, body)
     }
@@ -603,7 +628,7 @@ impl<'a> Renderer<'a> {
         body: Option<&str>,
     ) -> Result<()> {
         let (html, prefix) = self.render_html(page, ctx)?;
-        let finish = |html: &str| self.finish(html, &prefix);
+        let finish = |html: &str| self.finish(html, &prefix, page.foreign);
         // A theme that does not print the body exactly once (or a document that quotes the
         // slot) takes the plain path, so the splice never changes what a page says.
         let spliced = match body {
@@ -669,9 +694,9 @@ impl<'a> Renderer<'a> {
 
     /// A rendered page's links made relative with `prefix`, and the page minified if the
     /// config asks for it.
-    fn finish(&self, html: &str, prefix: &str) -> Result<Vec<u8>> {
+    fn finish(&self, html: &str, prefix: &str, foreign: bool) -> Result<Vec<u8>> {
         let html = self.relinked(html, prefix)?;
-        Ok(if self.config.minify {
+        Ok(if self.config.minify && (foreign || !self.premade) {
             minify_html::minify(html.as_bytes(), &self.minify)
         } else {
             html.into_owned().into_bytes()
@@ -799,6 +824,7 @@ impl<'a> Renderer<'a> {
                 url,
                 file: &file,
                 key,
+                foreign: !splice && !body_html.trim().is_empty(),
             };
             self.render_page(out, &page, ctx, spliced)?;
         }
@@ -838,7 +864,15 @@ impl<'a> Renderer<'a> {
             shown,
         );
         ctx.extend(extra.into());
-        self.page_with_body(out, template, url, ctx, splice.then_some(&*body_html))?;
+        let foreign = !splice && !body_html.trim().is_empty();
+        self.page_with_body(
+            out,
+            template,
+            url,
+            ctx,
+            splice.then_some(&*body_html),
+            foreign,
+        )?;
         if publish {
             self.publish(out, doc, &body.derived)?;
         }
@@ -1161,7 +1195,7 @@ impl<'a> Renderer<'a> {
                         card: &agency_listing_card,
                         ids: slice,
                     });
-                    self.listing_lazy(out, "agency.html", url, fill, cards)
+                    self.listing_lazy(out, "agency.html", url, fill, cards, false)
                 }
                 Job::Term {
                     taxonomy,
@@ -1193,7 +1227,7 @@ impl<'a> Renderer<'a> {
                         card: &term_listing_card,
                         ids: slice,
                     });
-                    self.listing_lazy(out, "term.html", url, fill, cards)
+                    self.listing_lazy(out, "term.html", url, fill, cards, false)
                 }
             })
             .collect::<Result<()>>()?;
@@ -1245,7 +1279,7 @@ impl<'a> Renderer<'a> {
             },
         );
         ctx.insert("intro_html", &self.base.get("intro_html"));
-        self.page(out, "home.html", "", ctx)
+        self.page_with_body(out, "home.html", "", ctx, None, self.intro)
     }
 
     /// The search page (`search.html`); `manifest_path` is the index manifest's site path,
@@ -1263,6 +1297,7 @@ impl<'a> Renderer<'a> {
         let values = intro.into_key();
         let values = values.expect("a string is hashed");
         self.base_key = page_cache::page_key(&[&self.base_key, &values]);
+        self.intro = html.is_some();
         self.base.insert("intro_html", &html);
     }
 

@@ -606,7 +606,8 @@ fn pages_are_rendered_again_only_when_what_they_show_changes() {
         .values()
         .filter(|bytes| {
             let html = String::from_utf8_lossy(bytes);
-            html.contains("<body class=page-agency>") || html.contains("<body class=\"page-term ")
+            html.contains("<body class=\"page-agency\">")
+                || html.contains("<body class=\"page-term ")
         })
         .count();
     assert!(listing_pages > term_pages, "{listing_pages} listing pages");

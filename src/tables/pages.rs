@@ -525,7 +525,8 @@ impl TableSet {
             ctx.insert("feed_url", &format!("/{}/feed.xml", table.agency));
             fix_crumbs(ctx, self.crumbs(t, Some((title, &view.url))));
         };
-        renderer.page_lazy(out, "record.html", &url, fill)?;
+        // Fields hold cells' markup (leaked HTML sanitized, links, images).
+        renderer.page_lazy(out, "record.html", &url, fill, true)?;
         if let Some(sink) = sink {
             sink(&SearchRecord {
                 url: &url,
