@@ -1,10 +1,10 @@
 //! Stage 5, **render**: Tera templates (minified when loaded; links made relative by
 //! `rel_url`) → HTML → link rewriting (lol_html, only for site paths a template left) →
 //! minify-html (only for pages with markup no template wrote, or a theme whose templates
-//! could not be minified when loaded) → output. Document pages render in parallel, each dropping its body once written; listings
-//! (agencies, tags, years, kinds, home) are planned as small jobs and rendered in parallel
-//! too, building each page's cards only while that page renders, so no listing ever copies a
-//! body and memory stays at the metadata.
+//! could not be minified when loaded) → output. Document pages render in parallel, each
+//! dropping its body once written; listings (agencies, tags, years, kinds, home) are planned
+//! as small jobs and rendered in parallel too, building each page's cards only while that
+//! page renders, so no listing ever copies a body and memory stays at the metadata.
 //!
 //! Invariant: a page's bytes depend only on the documents, config and theme — never on
 //! thread scheduling, the clock or the output folder.
@@ -295,6 +295,12 @@ fn page_file(url: &str) -> String {
 
 fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Whether a document page prints its body itself (not spliced in after minifying): then
+/// the page holds markup its templates did not write.
+fn body_in_page(splice: bool, body_html: &str) -> bool {
+    !splice && !body_html.trim().is_empty()
 }
 
 /// How pages are minified: closing tags stay, so a body or card spliced in after minifying
@@ -824,7 +830,7 @@ impl<'a> Renderer<'a> {
                 url,
                 file: &file,
                 key,
-                foreign: !splice && !body_html.trim().is_empty(),
+                foreign: body_in_page(splice, &body_html),
             };
             self.render_page(out, &page, ctx, spliced)?;
         }
@@ -864,7 +870,7 @@ impl<'a> Renderer<'a> {
             shown,
         );
         ctx.extend(extra.into());
-        let foreign = !splice && !body_html.trim().is_empty();
+        let foreign = body_in_page(splice, &body_html);
         self.page_with_body(
             out,
             template,
