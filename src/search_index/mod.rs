@@ -514,6 +514,10 @@ struct BatchTerm {
     /// Its bytes in the snapshot, when all its postings are from there, unchanged; `disk`
     /// is then empty until [`BatchTerm::decode`].
     raw: Option<snapshot::RawSlice>,
+    /// Its bytes in the snapshot, when some of its postings there are changed documents'
+    /// ([`snapshot::TermPostings::stale`]); until [`BatchTerm::settle`], `disk` holds only
+    /// this build's spilled postings.
+    stale: Option<snapshot::RawSlice>,
     /// How many postings are on disk, decoded or not.
     disk_count: usize,
 }
@@ -526,6 +530,7 @@ impl From<snapshot::TermPostings> for BatchTerm {
             disk: term.postings,
             disk_positions: term.positions,
             raw: term.raw,
+            stale: term.stale,
             disk_count: term.count,
         }
     }
@@ -539,6 +544,39 @@ impl BatchTerm {
         {
             (self.disk, self.disk_positions) = raw.decode()?;
         }
+        Ok(())
+    }
+
+    /// Settles a stale term: its snapshot bytes stand for it if this build's postings take
+    /// the places of the changed documents' unchanged (the usual case after an edit: most
+    /// of an edited document's terms stay as they were), else its snapshot postings are
+    /// decoded without the changed documents', to be merged with this build's.
+    fn settle(
+        &mut self,
+        numbering: snapshot::Numbering<'_>,
+        shards: &[TermShard],
+        by_term: &[(Vec<u32>, Vec<u32>)],
+    ) -> std::io::Result<()> {
+        let Some(stale) = self.stale.take() else {
+            return Ok(());
+        };
+        let same = stale.same_after(numbering, &merge_postings(self, shards, by_term))?;
+        if let Some(count) = same {
+            self.shard = None;
+            self.disk.clear();
+            self.disk_positions.clear();
+            self.disk_count = count;
+            self.raw = Some(stale);
+            return Ok(());
+        }
+        let (postings, positions) = stale.decode_claimed(numbering)?;
+        let offset = self.disk_positions.len() as u32;
+        self.disk_positions.extend_from_slice(&positions);
+        self.disk.extend(postings.into_iter().map(|p| RawPosting {
+            pos_start: p.pos_start + offset,
+            ..p
+        }));
+        self.disk_count = self.disk.len();
         Ok(())
     }
 }
@@ -580,6 +618,7 @@ impl Sources<'_> {
                 disk: Vec::new(),
                 disk_positions: Vec::new(),
                 raw: None,
+                stale: None,
                 disk_count: 0,
             };
             if take_ours {
@@ -598,7 +637,10 @@ impl Sources<'_> {
                 let mut theirs = previous
                     .take()
                     .map_err(|err| crate::error::Error::Other(previous.discard(&err)))?;
-                if take_ours {
+                if take_ours && theirs.stale.is_some() {
+                    term.stale = theirs.stale;
+                    term.disk_count += theirs.count;
+                } else if take_ours {
                     if let Some(raw) = theirs.raw.take()
                         && theirs.postings.is_empty()
                     {
@@ -1463,7 +1505,11 @@ impl Indexer {
         };
         // What the snapshot holds of a term, or (keeping none) how long it would be; and,
         // when no block can be kept whole, the term scored, from the same merge.
+        let numbering = self.previous.as_ref().map(|p| p.numbering());
         let prepare = |term: &mut BatchTerm| -> std::io::Result<_> {
+            if let Some(numbering) = numbering {
+                term.settle(numbering, &shards, &by_term)?;
+            }
             let slice = match (&term.raw, term.shard) {
                 (Some(raw), None) => Some(raw.clone()),
                 _ => None,

@@ -12,7 +12,9 @@
 //! they are streamed in term order, renumbered, beside the postings of what was tokenized
 //! ([`PostingsReader`]). A claimed number costs a hash-map lookup and a positioned read of
 //! its excerpt; an unclaimed one (a changed, removed or renumbered-away document) simply has
-//! its postings skipped.
+//! its postings skipped. Where every other number of a term stayed, the term is not even
+//! decoded: most of an edited document's postings are what they were, and each new one is
+//! compared in place with the one it replaces ([`RawSlice::same_after`]).
 //!
 //! The content key hashes the fields that were tokenized (title and tags, body text, file
 //! name, agency name). A document's body text enters it as the text itself or, for a body the
@@ -290,8 +292,8 @@ impl Previous {
             && self.averages.1.to_bits() == averages.1.to_bits()
     }
 
-    /// Streams the claimed postings, term by term; passes each block read to `reuse`.
-    pub(super) fn reader(&self, reuse: Option<Reuse>) -> std::io::Result<PostingsReader<'_>> {
+    /// Which new number claimed each old one; call once every number is claimed.
+    pub(super) fn numbering(&self) -> Numbering<'_> {
         // Past the last number that moved, every number is its own: a term whose numbers
         // reach it unmoved is known to keep them all without reading on.
         let moved_below = self
@@ -300,9 +302,17 @@ impl Previous {
             .enumerate()
             .rposition(|(n, c)| c.load(Ordering::Relaxed) != n as u32)
             .map_or(0, |n| n + 1) as u32;
+        Numbering {
+            claimed: &self.claimed,
+            moved_below,
+        }
+    }
+
+    /// Streams the claimed postings, term by term; passes each block read to `reuse`.
+    pub(super) fn reader(&self, reuse: Option<Reuse>) -> std::io::Result<PostingsReader<'_>> {
         let mut reader = PostingsReader {
             previous: self,
-            moved_below,
+            numbering: self.numbering(),
             file: BufReader::with_capacity(256 << 10, File::open(&self.postings)?),
             ready: VecDeque::new(),
             done: false,
@@ -404,12 +414,29 @@ fn check_file(path: &Path, (len, sum): (u64, [u8; 32])) -> Result<(), String> {
     Ok(())
 }
 
+/// Old number → the new number that claimed it, or [`UNCLAIMED`].
+#[derive(Clone, Copy)]
+pub(super) struct Numbering<'p> {
+    claimed: &'p [AtomicU32],
+    /// Every old number from this one on is claimed by itself.
+    moved_below: u32,
+}
+
+impl Numbering<'_> {
+    fn of(&self, old: u32) -> std::io::Result<u32> {
+        Ok(self
+            .claimed
+            .get(old as usize)
+            .ok_or_else(damaged)?
+            .load(Ordering::Relaxed))
+    }
+}
+
 /// The previous build's postings, term by term in byte order, renumbered: a posting whose
 /// old number nobody claimed is skipped, and so is a term left without postings.
 pub(super) struct PostingsReader<'p> {
     previous: &'p Previous,
-    /// Every old number from this one on is claimed by itself.
-    moved_below: u32,
+    numbering: Numbering<'p>,
     file: BufReader<File>,
     /// Terms decoded and not yet taken, in order.
     ready: VecDeque<TermPostings>,
@@ -561,6 +588,10 @@ pub(super) struct TermPostings {
     /// The term's bytes in its block, when every posting kept its number: what
     /// [`encode_term`] would make of it again.
     pub(super) raw: Option<RawSlice>,
+    /// The term's bytes in its block, undecoded, when every posting kept its number but
+    /// those whose number nobody claimed (`count` leaves them out): the documents that
+    /// changed. Their new postings may well be the old ones ([`RawSlice::same_after`]).
+    pub(super) stale: Option<RawSlice>,
 }
 
 /// A term's bytes within a decoded block.
@@ -585,6 +616,74 @@ impl RawSlice {
         let (mut postings, mut positions) = (Vec::new(), Vec::new());
         read_postings(&mut r, count, end, None, (&mut postings, &mut positions))?;
         Ok((postings, positions))
+    }
+
+    /// [`RawSlice::decode`], renumbered by `numbering`: an unclaimed number's posting is
+    /// left out.
+    pub(super) fn decode_claimed(
+        &self,
+        numbering: Numbering<'_>,
+    ) -> std::io::Result<(Vec<RawPosting>, Vec<u32>)> {
+        let mut r = Cursor {
+            bytes: self.bytes(),
+            pos: 0,
+        };
+        let (_, count, end) = read_term_head(&mut r)?;
+        let (mut postings, mut positions) = (Vec::new(), Vec::new());
+        read_postings(
+            &mut r,
+            count,
+            end,
+            Some(numbering),
+            (&mut postings, &mut positions),
+        )?;
+        Ok((postings, positions))
+    }
+
+    /// Whether the term, renumbered by `numbering` and given this build's postings `fresh`
+    /// (sorted by number), encodes to these same bytes; if so, its posting count. So it does
+    /// when each fresh posting takes the place of an unclaimed number's, byte for byte, and
+    /// every other number is its own: a document edited where the term is not, whose
+    /// number stayed. Reads only as far as the last number that moved or is fresh, and
+    /// decodes nothing.
+    pub(super) fn same_after(
+        &self,
+        numbering: Numbering<'_>,
+        fresh: &[(u32, &RawPosting, &[u32])],
+    ) -> std::io::Result<Option<usize>> {
+        let bytes = self.bytes();
+        let mut r = Cursor { bytes, pos: 0 };
+        let (_, count, end) = read_term_head(&mut r)?;
+        let mut fresh = fresh.iter().peekable();
+        let mut rest = Vec::new();
+        let mut old = 0u32;
+        for _ in 0..count {
+            old = old.wrapping_add(r.varint()?);
+            let next_fresh = fresh.peek().map(|&&(number, ..)| number);
+            if old >= numbering.moved_below && next_fresh.is_none() {
+                return Ok(Some(count));
+            }
+            if next_fresh.is_some_and(|number| number < old) {
+                return Ok(None);
+            }
+            let start = r.pos;
+            r.skip_posting_rest(end)?;
+            let new = numbering.of(old)?;
+            if next_fresh == Some(old) {
+                let (_, posting, positions) = fresh.next().ok_or_else(damaged)?;
+                rest.clear();
+                put_posting_rest(&mut rest, posting, positions);
+                if new != UNCLAIMED || rest[..] != bytes[start..r.pos] {
+                    return Ok(None);
+                }
+            } else if new != old {
+                return Ok(None);
+            }
+        }
+        if r.pos != end {
+            return Err(damaged());
+        }
+        Ok(fresh.peek().is_none().then_some(count))
     }
 }
 
@@ -637,13 +736,13 @@ impl PostingsReader<'_> {
                 self.file.read_exact(&mut record)?;
                 frames.push((frame, record));
             }
-            let (claimed, moved_below) = (&self.previous.claimed, self.moved_below);
+            let numbering = self.numbering;
             type Decoded = std::io::Result<(Vec<TermPostings>, Arc<Vec<u8>>)>;
             let blocks: Vec<Decoded> = frames
                 .par_iter()
                 .map(|(frame, _)| {
                     let raw = Arc::new(crate::spill::decompress(frame)?);
-                    Ok((decode_block(&raw, claimed, moved_below)?, raw))
+                    Ok((decode_block(&raw, numbering)?, raw))
                 })
                 .collect();
             let mut old = Vec::with_capacity(blocks.len());
@@ -662,14 +761,13 @@ impl PostingsReader<'_> {
     }
 }
 
-/// The terms of one block, renumbered by `claimed`, in which every number from
-/// `moved_below` on is its own. A term all of whose postings kept their numbers is only
-/// checked, not decoded: its bytes are all a rebuild needs unless the term changed
-/// ([`TermPostings::decode`]).
+/// The terms of one block, renumbered by `numbering`. A term all of whose postings kept
+/// their numbers is only checked, not decoded: its bytes are all a rebuild needs unless the
+/// term changed ([`TermPostings::decode`]); nor is one whose other postings did, those of
+/// changed documents left aside ([`TermPostings::stale`]).
 fn decode_block(
     block: &Arc<Vec<u8>>,
-    claimed: &[AtomicU32],
-    moved_below: u32,
+    numbering: Numbering<'_>,
 ) -> std::io::Result<Vec<TermPostings>> {
     let bytes = &block[..];
     let mut r = Cursor { bytes, pos: 0 };
@@ -678,42 +776,75 @@ fn decode_block(
         let start = r.pos;
         let (term, count, end) = read_term_head(&mut r)?;
         let postings_at = r.pos;
-        let same_numbers = kept_numbers(&mut r, count, end, claimed, moved_below)?;
-        if same_numbers {
-            if count > 0 {
-                terms.push(TermPostings {
-                    term: String::from_utf8(term.to_vec()).map_err(|_| damaged())?,
-                    count,
-                    postings: Vec::new(),
-                    positions: Vec::new(),
-                    raw: Some(RawSlice {
-                        block: Arc::clone(block),
-                        range: start..r.pos,
-                    }),
-                });
+        match numbers(&mut r, count, end, numbering)? {
+            Numbers::Kept => {
+                if count > 0 {
+                    terms.push(term_undecoded(block, start..r.pos, term, count, false)?);
+                }
             }
-            continue;
-        }
-        r.pos = postings_at;
-        let (mut postings, mut positions) = (Vec::new(), Vec::new());
-        read_postings(
-            &mut r,
-            count,
-            end,
-            Some(claimed),
-            (&mut postings, &mut positions),
-        )?;
-        if !postings.is_empty() {
-            terms.push(TermPostings {
-                term: String::from_utf8(term.to_vec()).map_err(|_| damaged())?,
-                count: postings.len(),
-                postings,
-                positions,
-                raw: None,
-            });
+            Numbers::Dropped(dropped) => {
+                if count > dropped {
+                    terms.push(term_undecoded(
+                        block,
+                        start..r.pos,
+                        term,
+                        count - dropped,
+                        true,
+                    )?);
+                }
+            }
+            Numbers::Moved => {
+                r.pos = postings_at;
+                let (mut postings, mut positions) = (Vec::new(), Vec::new());
+                read_postings(
+                    &mut r,
+                    count,
+                    end,
+                    Some(numbering),
+                    (&mut postings, &mut positions),
+                )?;
+                if !postings.is_empty() {
+                    terms.push(TermPostings {
+                        term: String::from_utf8(term.to_vec()).map_err(|_| damaged())?,
+                        count: postings.len(),
+                        postings,
+                        positions,
+                        raw: None,
+                        stale: None,
+                    });
+                }
+            }
         }
     }
     Ok(terms)
+}
+
+/// A term of `block` left undecoded: its bytes are `range`; `stale` says whether some of
+/// its postings are an unclaimed number's (`count` leaves them out).
+fn term_undecoded(
+    block: &Arc<Vec<u8>>,
+    range: std::ops::Range<usize>,
+    text: &[u8],
+    count: usize,
+    stale: bool,
+) -> std::io::Result<TermPostings> {
+    let slice = RawSlice {
+        block: Arc::clone(block),
+        range,
+    };
+    let (raw, stale) = if stale {
+        (None, Some(slice))
+    } else {
+        (Some(slice), None)
+    };
+    Ok(TermPostings {
+        term: String::from_utf8(text.to_vec()).map_err(|_| damaged())?,
+        count,
+        postings: Vec::new(),
+        positions: Vec::new(),
+        raw,
+        stale,
+    })
 }
 
 /// A term's text, posting count and where its postings end, from the front of its bytes.
@@ -731,50 +862,57 @@ fn read_term_head<'b>(r: &mut Cursor<'b>) -> std::io::Result<(&'b [u8], usize, u
     Ok((text, count, end))
 }
 
-/// Whether each of the `count` postings that end at `end` was claimed by its own number,
-/// where every number from `moved_below` on is. Reads only as far as it must: to the first
-/// number that moved, or to the first at `moved_below` or past it, and leaves `r` at `end`
-/// when the answer is yes. After a one-document edit, only the postings up to that
-/// document's number are read. Postings past the stop are not checked: the file's SHA-256,
-/// checked at load, stands for them.
-fn kept_numbers(
+/// How the numbers of a term's postings were claimed.
+#[derive(Debug, PartialEq, Eq)]
+enum Numbers {
+    /// Each by itself.
+    Kept,
+    /// Each by itself but this many, which nobody claimed.
+    Dropped(usize),
+    /// Some by another number.
+    Moved,
+}
+
+/// How the numbers of the `count` postings that end at `end` were claimed, where every
+/// number from `numbering.moved_below` on is its own. Reads only as far as it must: to the
+/// first number claimed by another, or to the first at `moved_below` or past it, and leaves
+/// `r` at `end` unless the answer is [`Numbers::Moved`]. After a one-document edit, only
+/// the postings up to that document's number are read. Postings past the stop are not
+/// checked: the file's SHA-256, checked at load, stands for them.
+fn numbers(
     r: &mut Cursor<'_>,
     count: usize,
     end: usize,
-    claimed: &[AtomicU32],
-    moved_below: u32,
-) -> std::io::Result<bool> {
+    numbering: Numbering<'_>,
+) -> std::io::Result<Numbers> {
     let mut old = 0u32;
+    let mut dropped = 0;
     for _ in 0..count {
         old = old.wrapping_add(r.varint()?);
-        if old >= moved_below {
+        if old >= numbering.moved_below {
             break;
         }
-        let new = claimed.get(old as usize).ok_or_else(damaged)?;
-        if new.load(Ordering::Relaxed) != old {
-            return Ok(false);
+        match numbering.of(old)? {
+            new if new == old => {}
+            UNCLAIMED => dropped += 1,
+            _ => return Ok(Numbers::Moved),
         }
-        r.skip_varints(3)?;
-        let pos_len = r.byte()?;
-        if pos_len as usize > MAX_POSITIONS {
-            return Err(damaged());
-        }
-        r.skip_varints(pos_len.into())?;
-        if r.pos > end {
-            return Err(damaged());
-        }
+        r.skip_posting_rest(end)?;
     }
     r.pos = end;
-    Ok(true)
+    Ok(match dropped {
+        0 => Numbers::Kept,
+        dropped => Numbers::Dropped(dropped),
+    })
 }
 
-/// Reads `count` postings that end at `end`, renumbered by `claimed` (`None`: numbers
+/// Reads `count` postings that end at `end`, renumbered by `numbering` (`None`: numbers
 /// kept), into `postings` and `positions`, leaving out an unclaimed number's.
 fn read_postings(
     r: &mut Cursor<'_>,
     count: usize,
     end: usize,
-    claimed: Option<&[AtomicU32]>,
+    numbering: Option<Numbering<'_>>,
     (postings, positions): (&mut Vec<RawPosting>, &mut Vec<u32>),
 ) -> std::io::Result<()> {
     // Each posting takes at least five bytes.
@@ -782,20 +920,12 @@ fn read_postings(
     let mut old = 0u32;
     for _ in 0..count {
         old = old.wrapping_add(r.varint()?);
-        let new = match claimed {
-            Some(claimed) => claimed
-                .get(old as usize)
-                .ok_or_else(damaged)?
-                .load(Ordering::Relaxed),
+        let new = match numbering {
+            Some(numbering) => numbering.of(old)?,
             None => old,
         };
         if new == UNCLAIMED {
-            r.skip_varints(3)?;
-            let pos_len = r.byte()?;
-            if pos_len as usize > MAX_POSITIONS {
-                return Err(damaged());
-            }
-            r.skip_varints(pos_len.into())?;
+            r.skip_posting_rest(end)?;
             continue;
         }
         let title_tf = u16::try_from(r.varint()?).map_err(|_| damaged())?;
@@ -854,6 +984,21 @@ impl Cursor<'_> {
             }
             _ => super::read_varint(|| self.byte(), damaged),
         }
+    }
+
+    /// Moves past a posting's fields after its number's gap: its frequencies, position
+    /// count and positions; an error past `end`.
+    fn skip_posting_rest(&mut self, end: usize) -> std::io::Result<()> {
+        self.skip_varints(3)?;
+        let pos_len = self.byte()?;
+        if pos_len as usize > MAX_POSITIONS {
+            return Err(damaged());
+        }
+        self.skip_varints(pos_len.into())?;
+        if self.pos > end {
+            return Err(damaged());
+        }
+        Ok(())
     }
 
     /// Moves past `n` varints without decoding them: each ends at its first byte below 0x80,
@@ -933,21 +1078,26 @@ pub(super) fn encode_term(term: &str, postings: &[(u32, &RawPosting, &[u32])]) -
     for &(doc, p, positions) in postings {
         put_varint(&mut out, doc.wrapping_sub(last_doc));
         last_doc = doc;
-        put_varint(&mut out, p.title_tf.into());
-        put_varint(&mut out, p.body_tf);
-        put_varint(&mut out, p.agency_tf.into());
-        out.push(positions.len() as u8);
-        let mut last = 0u32;
-        for &pos in positions {
-            put_varint(&mut out, pos.wrapping_sub(last));
-            last = pos;
-        }
+        put_posting_rest(&mut out, p, positions);
     }
     // The length goes before the postings, known only once they are encoded.
     let mut len = Vec::with_capacity(5);
     put_varint(&mut len, postings_len(out.len() - at));
     out.splice(at..at, len);
     out
+}
+
+/// A posting's fields after its number's gap, as [`encode_term`] writes them.
+fn put_posting_rest(out: &mut Vec<u8>, p: &RawPosting, positions: &[u32]) {
+    put_varint(out, p.title_tf.into());
+    put_varint(out, p.body_tf);
+    put_varint(out, p.agency_tf.into());
+    out.push(positions.len() as u8);
+    let mut last = 0u32;
+    for &pos in positions {
+        put_varint(out, pos.wrapping_sub(last));
+        last = pos;
+    }
 }
 
 /// The snapshot this build writes, as it goes: excerpts as documents arrive, postings at
@@ -1538,6 +1688,13 @@ mod tests {
         assert_eq!(read[edited].postings[3].body_tf, 300);
     }
 
+    fn numbering(claimed: &[AtomicU32], moved_below: u32) -> Numbering<'_> {
+        Numbering {
+            claimed,
+            moved_below,
+        }
+    }
+
     #[test]
     fn terms_whose_numbers_all_stay_are_kept_as_bytes_and_the_others_decoded() {
         let positions = [4u32, 9];
@@ -1547,26 +1704,36 @@ mod tests {
             posting(9, 2, 0, 0),
         );
         let kept = encode_term("kept", &[(2, &a, &positions[..]), (9, &c, &[])]);
-        let moved = encode_term(
-            "moved",
+        let stale = encode_term(
+            "stale",
             &[(2, &a, &positions[..]), (7, &b, &positions[..1])],
         );
+        let moved = encode_term("moved", &[(5, &c, &[]), (9, &c, &[])]);
         let gone = encode_term("gone", &[(7, &b, &[])]);
-        let bytes = [kept.clone(), moved, gone].concat();
-        // Number 7 is unclaimed (its document changed); the others keep their numbers.
+        let bytes = [kept.clone(), stale.clone(), moved, gone].concat();
+        // Number 7 is unclaimed (its document changed), 5 is now 6 (a document before it
+        // went); the others keep their numbers.
         let claimed: Vec<AtomicU32> = (0..10)
-            .map(|n| AtomicU32::new(if n == 7 { UNCLAIMED } else { n }))
+            .map(|n| {
+                AtomicU32::new(match n {
+                    7 => UNCLAIMED,
+                    5 => 6,
+                    n => n,
+                })
+            })
             .collect();
-        let terms = decode_block(&Arc::new(bytes), &claimed, 8).unwrap();
+        let numbers = numbering(&claimed, 8);
+        let terms = decode_block(&Arc::new(bytes), numbers).unwrap();
         let names: Vec<&str> = terms.iter().map(|t| t.term.as_str()).collect();
         assert_eq!(
             names,
-            ["kept", "moved"],
+            ["kept", "stale", "moved"],
             "a term left without postings goes"
         );
 
         let unchanged = &terms[0];
         assert!(unchanged.postings.is_empty(), "not decoded");
+        assert!(unchanged.stale.is_none());
         assert_eq!(unchanged.count, 2);
         let raw = unchanged.raw.as_ref().expect("its bytes");
         assert_eq!(raw.bytes(), &kept[..]);
@@ -1580,11 +1747,46 @@ mod tests {
         );
         assert_eq!(read_positions, positions);
 
+        // A changed document's posting leaves the term undecoded, its bytes set aside.
         let changed = &terms[1];
-        assert!(changed.raw.is_none(), "its bytes would change");
-        assert_eq!(changed.count, 1);
-        assert_eq!(changed.postings[0].doc, 2);
-        assert_eq!(changed.positions, positions);
+        assert!(changed.raw.is_none() && changed.postings.is_empty());
+        assert_eq!(changed.count, 1, "the unclaimed number's posting left out");
+        let slice = changed.stale.as_ref().expect("its bytes");
+        assert_eq!(slice.bytes(), &stale[..]);
+        let (postings, read_positions) = slice.decode_claimed(numbers).unwrap();
+        assert_eq!(postings.iter().map(|p| p.doc).collect::<Vec<_>>(), [2]);
+        assert_eq!(read_positions, positions);
+        // The same posting under the same number gives the same bytes; any other does not.
+        let same = [(7, &b, &positions[..1])];
+        assert_eq!(slice.same_after(numbers, &same).unwrap(), Some(2));
+        let b2 = posting(7, 4, 0, 1);
+        for fresh in [
+            &[][..],
+            &[(7, &b2, &positions[..1])][..],
+            &[(7, &b, &positions[1..])][..],
+            &[(7, &b, &positions[..])][..],
+            &[(6, &b, &positions[..1]), (7, &b, &positions[..1])][..],
+            &[(7, &b, &positions[..1]), (8, &b, &positions[..1])][..],
+        ] {
+            assert_eq!(slice.same_after(numbers, fresh).unwrap(), None);
+        }
+        // A number claimed by another makes the term read whole.
+        let renumbered = &terms[2];
+        assert!(renumbered.raw.is_none() && renumbered.stale.is_none());
+        assert_eq!(
+            renumbered
+                .postings
+                .iter()
+                .map(|p| p.doc)
+                .collect::<Vec<_>>(),
+            [6, 9]
+        );
+        let moved = encode_term("moved", &[(5, &c, &[]), (9, &c, &[])]);
+        let moved = RawSlice {
+            range: 0..moved.len(),
+            block: Arc::new(moved),
+        };
+        assert_eq!(moved.same_after(numbers, &[]).unwrap(), None);
     }
 
     #[test]
@@ -1598,19 +1800,19 @@ mod tests {
         let block = |bytes: &[u8]| Arc::new(bytes.to_vec());
         // Every number is its own: read to the end of each term, or only its head.
         for moved_below in [400, 0] {
-            let whole = decode_block(&block(&bytes), &claimed, moved_below).unwrap();
+            let whole = decode_block(&block(&bytes), numbering(&claimed, moved_below)).unwrap();
             assert_eq!(whole.len(), 2);
             let (postings, read_positions) = whole[0].raw.as_ref().unwrap().decode().unwrap();
             assert_eq!(postings.len(), 2);
             assert_eq!(read_positions, positions);
             for len in (1..bytes.len()).filter(|&len| len != first) {
                 assert!(
-                    decode_block(&block(&bytes[..len]), &claimed, moved_below).is_err(),
+                    decode_block(&block(&bytes[..len]), numbering(&claimed, moved_below)).is_err(),
                     "cut at {len}"
                 );
             }
             assert_eq!(
-                decode_block(&block(&bytes[..first]), &claimed, moved_below)
+                decode_block(&block(&bytes[..first]), numbering(&claimed, moved_below))
                     .unwrap()
                     .len(),
                 1
@@ -1634,15 +1836,20 @@ mod tests {
         let block = Arc::new(bytes);
         // Number 3 moved, so 5 and 9 are known to stay: the damaged posting is not read and
         // the term's bytes are kept.
-        let kept = decode_block(&block, &claimed, 4).unwrap();
+        let kept = decode_block(&block, numbering(&claimed, 4)).unwrap();
         assert_eq!(kept.len(), 1);
         assert!(kept[0].raw.is_some(), "kept as bytes");
         // Told that number 9 may have moved, it reads the last posting too.
-        assert!(decode_block(&block, &claimed, 10).is_err());
-        // A number that moved before the stop makes the term decoded, without the number.
+        assert!(decode_block(&block, numbering(&claimed, 10)).is_err());
+        // A changed document's number before the stop leaves the term undecoded.
         claimed[1].store(UNCLAIMED, Ordering::Relaxed);
+        let stale = decode_block(&block, numbering(&claimed, 4)).unwrap();
+        assert_eq!(stale[0].count, 2);
+        assert!(stale[0].stale.is_some(), "kept as bytes, set aside");
+        // A number claimed by another before the stop makes the term decoded.
+        claimed[1].store(2, Ordering::Relaxed);
         assert!(
-            decode_block(&block, &claimed, 4).is_err(),
+            decode_block(&block, numbering(&claimed, 4)).is_err(),
             "decoding reads it all"
         );
     }
