@@ -608,14 +608,7 @@ impl RawSlice {
 
     /// The term's postings (its numbers are those it keeps) and their positions.
     pub(super) fn decode(&self) -> std::io::Result<(Vec<RawPosting>, Vec<u32>)> {
-        let mut r = Cursor {
-            bytes: self.bytes(),
-            pos: 0,
-        };
-        let (_, count, end) = read_term_head(&mut r)?;
-        let (mut postings, mut positions) = (Vec::new(), Vec::new());
-        read_postings(&mut r, count, end, None, (&mut postings, &mut positions))?;
-        Ok((postings, positions))
+        self.read(None)
     }
 
     /// [`RawSlice::decode`], renumbered by `numbering`: an unclaimed number's posting is
@@ -623,6 +616,13 @@ impl RawSlice {
     pub(super) fn decode_claimed(
         &self,
         numbering: Numbering<'_>,
+    ) -> std::io::Result<(Vec<RawPosting>, Vec<u32>)> {
+        self.read(Some(numbering))
+    }
+
+    fn read(
+        &self,
+        numbering: Option<Numbering<'_>>,
     ) -> std::io::Result<(Vec<RawPosting>, Vec<u32>)> {
         let mut r = Cursor {
             bytes: self.bytes(),
@@ -634,7 +634,7 @@ impl RawSlice {
             &mut r,
             count,
             end,
-            Some(numbering),
+            numbering,
             (&mut postings, &mut positions),
         )?;
         Ok((postings, positions))
