@@ -1538,7 +1538,7 @@ impl Indexer {
             cutter: snapshot::Cutter::default(),
             open: Vec::new(),
             open_scored: Vec::new(),
-            open_raw: Vec::new(),
+            open_raw: snapshot::OpenBytes::default(),
             reuse,
             keep_whole,
             blocks: Vec::new(),
@@ -2169,7 +2169,7 @@ struct EndedBlock {
     terms: Vec<BatchTerm>,
     /// Each term's document frequency and value, once all are scored.
     scored: Vec<(usize, TermValue)>,
-    /// Its bytes, when a snapshot is kept.
+    /// Its bytes, when a snapshot is kept and no frame of the previous one holds them.
     raw: Vec<u8>,
     /// The previous snapshot's frame for the same bytes.
     frame: Option<Vec<u8>>,
@@ -2223,7 +2223,7 @@ struct Assembly {
     /// kept.
     open: Vec<BatchTerm>,
     open_scored: Vec<(usize, TermValue)>,
-    open_raw: Vec<u8>,
+    open_raw: snapshot::OpenBytes,
     /// The previous snapshot's blocks, to find the same bytes in.
     reuse: Option<snapshot::Reuse>,
     /// Whether postings score as they did when the previous snapshot was written.
@@ -2243,11 +2243,11 @@ impl Assembly {
     ) -> Option<EndedBlock> {
         let len = match raw {
             Raw::Bytes(bytes) => {
-                self.open_raw.extend_from_slice(&bytes);
+                self.open_raw.push(&bytes);
                 bytes.len()
             }
             Raw::Slice(slice) => {
-                self.open_raw.extend_from_slice(slice.bytes());
+                self.open_raw.push_slice(&slice);
                 slice.bytes().len()
             }
             Raw::Len(len) => len,
@@ -2264,8 +2264,11 @@ impl Assembly {
             return None;
         }
         self.cutter = snapshot::Cutter::default();
-        let raw = std::mem::take(&mut self.open_raw);
-        let old = self.reuse.as_ref().and_then(|reuse| reuse.take_same(&raw));
+        let open = std::mem::take(&mut self.open_raw);
+        let (raw, old) = match &self.reuse {
+            Some(reuse) => reuse.take_open(open),
+            None => (open.into_bytes(), None),
+        };
         let (frame, record) = match old {
             Some((frame, record)) => (Some(frame), self.keep_whole.then_some(record)),
             None => (None, None),

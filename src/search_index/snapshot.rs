@@ -469,6 +469,9 @@ struct ReuseQueue {
     closed: AtomicBool,
 }
 
+/// An old block's compressed frame and record frame.
+pub(super) type OldFrames = (Vec<u8>, Vec<u8>);
+
 /// A block of the previous snapshot: its terms' bytes, and its compressed frame and record.
 struct OldBlock {
     raw: Arc<Vec<u8>>,
@@ -509,7 +512,7 @@ impl Reuse {
     /// The frame and record frame of the old block whose bytes are `raw`, if there is one.
     /// Blocks start where terms do, both in term order: every old block before `raw`'s
     /// first term is passed and dropped.
-    pub(super) fn take_same(&self, raw: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    pub(super) fn take_same(&self, raw: &[u8]) -> Option<OldFrames> {
         let first = term_text(raw);
         let mut queue = self.lock();
         let (blocks, bytes) = &mut *queue;
@@ -527,10 +530,84 @@ impl Reuse {
         None
     }
 
+    /// [`Reuse::take_same`] for the bytes `open` holds, which when they are an old block's
+    /// whole are matched to it by identity, without a byte compared. Returns the bytes
+    /// (empty when a frame is found: they are not needed then) and the frames.
+    pub(super) fn take_open(&self, open: OpenBytes) -> (Vec<u8>, Option<OldFrames>) {
+        if let Some((block, end)) = &open.run
+            && *end == block.len()
+        {
+            let first = term_text(block);
+            let mut queue = self.lock();
+            let (blocks, bytes) = &mut *queue;
+            while let Some(old) = blocks.front() {
+                if Arc::ptr_eq(&old.raw, block) {
+                    let old = blocks.pop_front().expect("a front block");
+                    *bytes -= old.bytes();
+                    return (Vec::new(), Some((old.frame, old.record)));
+                }
+                if term_text(&old.raw) > first {
+                    break;
+                }
+                let old = blocks.pop_front().expect("a front block");
+                *bytes -= old.bytes();
+            }
+        }
+        let raw = open.into_bytes();
+        let same = self.take_same(&raw);
+        (raw, same)
+    }
+
     pub(super) fn close(&self) {
         let mut queue = self.lock();
         self.0.closed.store(true, Ordering::Relaxed);
         *queue = (VecDeque::new(), 0);
+    }
+}
+
+/// The bytes of the block being assembled. While they are one run of an old block's
+/// bytes from its start (as after an edit they mostly are), only where the run ends is
+/// kept: copying the 200 MB of a 50,000-document snapshot's kept blocks, and comparing
+/// them with the old ones, cost a one-edit rebuild's index stage 0.06 s (1.14-1.23 s
+/// against 1.07-1.16 s, four runs each) and 30 MiB of peak memory.
+#[derive(Default)]
+pub(super) struct OpenBytes {
+    copied: Vec<u8>,
+    run: Option<(Arc<Vec<u8>>, usize)>,
+}
+
+impl OpenBytes {
+    /// Appends a term's bytes in an old block.
+    pub(super) fn push_slice(&mut self, slice: &RawSlice) {
+        if self.copied.is_empty() {
+            match &mut self.run {
+                None if slice.range.start == 0 => {
+                    self.run = Some((Arc::clone(&slice.block), slice.range.end));
+                    return;
+                }
+                Some((block, end))
+                    if Arc::ptr_eq(block, &slice.block) && *end == slice.range.start =>
+                {
+                    *end = slice.range.end;
+                    return;
+                }
+                _ => {}
+            }
+        }
+        self.push(slice.bytes());
+    }
+
+    /// Appends bytes.
+    pub(super) fn push(&mut self, bytes: &[u8]) {
+        if let Some((block, end)) = self.run.take() {
+            self.copied.extend_from_slice(&block[..end]);
+        }
+        self.copied.extend_from_slice(bytes);
+    }
+
+    pub(super) fn into_bytes(mut self) -> Vec<u8> {
+        self.push(&[]);
+        self.copied
     }
 }
 
@@ -1790,6 +1867,51 @@ mod tests {
             block: Arc::new(moved),
         };
         assert_eq!(moved.same_after(numbers, &[]).unwrap(), None);
+    }
+
+    #[test]
+    fn an_old_block_made_again_from_its_own_bytes_is_found_without_a_copy() {
+        let p = posting(0, 1, 0, 0);
+        let (a, b) = (
+            encode_term("a", &[(0, &p, &[])]),
+            encode_term("b", &[(0, &p, &[])]),
+        );
+        let block = Arc::new([a.clone(), b.clone()].concat());
+        let slice = |range| RawSlice {
+            block: Arc::clone(&block),
+            range,
+        };
+        let reuse = Reuse::default();
+        let queue_old = || {
+            reuse.push([OldBlock {
+                raw: Arc::clone(&block),
+                frame: b"frame".to_vec(),
+                record: b"record".to_vec(),
+            }])
+        };
+        let frames = Some((b"frame".to_vec(), b"record".to_vec()));
+        // The block's own terms, in order: matched by identity, nothing copied.
+        queue_old();
+        let mut open = OpenBytes::default();
+        open.push_slice(&slice(0..a.len()));
+        open.push_slice(&slice(a.len()..block.len()));
+        assert_eq!(reuse.take_open(open), (Vec::new(), frames.clone()));
+        // The same bytes, one term made again: copied, compared, found.
+        queue_old();
+        let mut open = OpenBytes::default();
+        open.push(&a);
+        open.push_slice(&slice(a.len()..block.len()));
+        assert_eq!(reuse.take_open(open), (block.to_vec(), frames));
+        // Its first term only: another block.
+        queue_old();
+        let mut open = OpenBytes::default();
+        open.push_slice(&slice(0..a.len()));
+        assert_eq!(reuse.take_open(open), (a.clone(), None));
+        // Its second term first: copied.
+        let mut open = OpenBytes::default();
+        open.push_slice(&slice(a.len()..block.len()));
+        open.push_slice(&slice(0..a.len()));
+        assert_eq!(open.into_bytes(), [b.clone(), a].concat());
     }
 
     #[test]
