@@ -126,11 +126,7 @@ impl DocDate {
     /// pages still makes the views of every listing's documents.
     pub fn view(&self) -> DateView {
         let d = self.datetime;
-        // As strftime's `%Y` writes it: four digits, else a sign and at least four.
-        let year = match d.year() {
-            y @ 0..=9999 => format!("{y:04}"),
-            y => format!("{y:+05}"),
-        };
+        let year = self.year_text();
         let (month, day) = (d.month(), d.day());
         let month_name = MONTH_NAMES[d.month0() as usize];
         let display = if self.has_time {
@@ -153,6 +149,21 @@ impl DocDate {
                 d.second() + d.nanosecond() / 1_000_000_000
             ),
             year: self.year(),
+        }
+    }
+
+    /// The view's `iso` alone (`2020-06-01`), for the search index's entry of every
+    /// document, which needs nothing else of the view.
+    pub fn iso(&self) -> String {
+        let d = self.datetime;
+        format!("{}-{:02}-{:02}", self.year_text(), d.month(), d.day())
+    }
+
+    /// The year as strftime's `%Y` writes it: four digits, else a sign and at least four.
+    fn year_text(&self) -> String {
+        match self.datetime.year() {
+            y @ 0..=9999 => format!("{y:04}"),
+            y => format!("{y:+05}"),
         }
     }
 }
@@ -188,8 +199,10 @@ mod tests {
                 .and_then(|date| date.and_hms_milli_opt(h, mi, s, ms))
                 .expect("a valid date");
             for has_time in [false, true] {
-                let view = DocDate { datetime, has_time }.view();
+                let date = DocDate { datetime, has_time };
+                let view = date.view();
                 assert_eq!(view.iso, datetime.format("%Y-%m-%d").to_string());
+                assert_eq!(date.iso(), view.iso);
                 assert_eq!(
                     view.rfc3339,
                     datetime.format("%Y-%m-%dT%H:%M:%SZ").to_string()

@@ -1128,7 +1128,7 @@ impl Indexer {
         let entry = [
             doc.title.clone(),
             doc.url.clone(),
-            doc.date.map(|d| d.view().iso).unwrap_or_default(),
+            doc.date.map(|d| d.iso()).unwrap_or_default(),
             excerpt,
         ];
         self.place(out, number, key, lengths, entry)
