@@ -367,7 +367,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     // The ledger names every file (530,000 at 500,000 records): rendered where it lies, as a
     // copy would cost a path and a digest a file.
     let manifest_text = out.with_ledger(manifest::render);
-    out.write(manifest::MANIFEST_FILE, manifest_text.as_bytes())?;
+    out.write_manifest(manifest_text.as_bytes())?;
     drop(manifest_text);
     let files_written = out.with_ledger(|ledger| ledger.len());
     report.summary.output = out.remove_stale()?;

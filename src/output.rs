@@ -71,6 +71,12 @@ struct Disk {
 /// stops half way leaves this and no manifest, and the next build trusts nothing it finds.
 pub const BUILDING_MARKER: &str = ".leakpress-building";
 
+/// Where the previous build's manifest waits while a build writes into its folder (no
+/// longer under its name, as for [`BUILDING_MARKER`]): the new manifest is written over it
+/// (see [`Output::write_manifest`]). A build that stops half way leaves it, and the next
+/// one removes it with the other files it did not write.
+pub const PREVIOUS_MANIFEST: &str = ".leakpress-manifest.previous";
+
 /// Counts of what a disk output did with each file.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct WriteStats {
@@ -114,7 +120,8 @@ impl Output {
                         .ok()
                         .and_then(|meta| file_times(&meta));
                     std::fs::write(&marker, b"").with_path(&marker)?;
-                    std::fs::remove_file(&manifest).with_path(&manifest)?;
+                    let aside = dir.join(PREVIOUS_MANIFEST);
+                    std::fs::rename(&manifest, &aside).with_path(&manifest)?;
                 } else if !marker.exists() {
                     return Err(Error::Other(format!(
                         "refusing to overwrite {}: it is not empty and holds no {} from an earlier build",
@@ -213,6 +220,32 @@ impl Output {
             self.unchanged.fetch_add(1, Ordering::Relaxed);
             lock(&self.ledger).insert(path.to_owned(), digest);
         }
+    }
+
+    /// Writes the manifest ([`crate::manifest::MANIFEST_FILE`]). On disk it is written over
+    /// the previous build's, set aside by [`Output::disk`], rewriting only the stretches that
+    /// differ: a one-edit rebuild changes a few of its lines, and writing all of it again
+    /// (17 MB at 50,000 documents) took a third of the last stage.
+    pub fn write_manifest(&self, bytes: &[u8]) -> Result<()> {
+        let path = crate::manifest::MANIFEST_FILE;
+        let Backend::Disk(disk) = &self.backend else {
+            return self.write(path, bytes);
+        };
+        let target = disk.dir.join(path);
+        let aside = disk.dir.join(PREVIOUS_MANIFEST);
+        let patched = std::fs::symlink_metadata(&aside)
+            .is_ok_and(|meta| meta.is_file() && !is_shared(&meta))
+            && patch_file(&aside, bytes).is_ok()
+            && std::fs::rename(&aside, &target).is_ok();
+        if !patched {
+            // A manifest still aside is not listed, so the end of the build removes it.
+            disk.prepare(&target)?;
+            std::fs::write(&target, bytes).with_path(&target)?;
+        }
+        self.written.fetch_add(1, Ordering::Relaxed);
+        let digest: Digest256 = Sha256::digest(bytes).into();
+        lock(&self.ledger).insert(path.to_owned(), digest);
+        Ok(())
     }
 
     /// [`Output::write`], returning the SHA-256 the ledger holds for the file.
@@ -478,6 +511,41 @@ impl Disk {
             Err(_) => Ok(()),
         }
     }
+}
+
+/// Makes the file at `path` hold `bytes`, writing only the stretches where it differs, and
+/// stamps it as written now even where nothing differed: its times are the clock the next
+/// build reads (see [`Disk::untouched`]).
+#[cfg(unix)]
+fn patch_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    const STRETCH: usize = 64 << 10;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let mut old = vec![0; STRETCH];
+    for (n, new) in bytes.chunks(STRETCH).enumerate() {
+        let at = (n * STRETCH) as u64;
+        let mut held = 0;
+        while held < new.len() {
+            match file.read_at(&mut old[held..new.len()], at + held as u64)? {
+                0 => break,
+                read => held += read,
+            }
+        }
+        if old[..held] != *new {
+            file.write_all_at(new, at)?;
+        }
+    }
+    file.set_len(bytes.len() as u64)?;
+    file.set_modified(std::time::SystemTime::now())
+}
+
+/// Elsewhere the file is written whole.
+#[cfg(not(unix))]
+fn patch_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
 }
 
 /// When a file last changed. The ctime (seconds, nanoseconds) is what vouches for it: every

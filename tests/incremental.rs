@@ -714,6 +714,43 @@ fn a_kept_page_is_trusted_by_its_change_time_and_read_back_once_touched() {
 }
 
 #[test]
+fn the_manifest_is_written_over_the_previous_one_unless_it_has_other_names() {
+    use std::os::unix::fs::MetadataExt;
+    let archive = common::copy_archive(&common::sample_root());
+    let work = tempfile::tempdir().unwrap();
+    let (public, cache) = (work.path().join("public"), work.path().join("cache"));
+    build_cached_in_place(archive.path(), &public, &cache);
+    let manifest = public.join(leakpress::manifest::MANIFEST_FILE);
+    let aside = public.join(leakpress::output::PREVIOUS_MANIFEST);
+    let bulletin = archive.path().join(
+        "content/riverside-fusion-center/bulletins/2020/2020-06-01-situational-awareness-update.md",
+    );
+
+    // One document edited: the same file, its changed lines rewritten, its time moved on.
+    let before = std::fs::metadata(&manifest).unwrap();
+    let old = std::fs::read(&manifest).unwrap();
+    append(&bulletin, "One more line.");
+    build_cached_in_place(archive.path(), &public, &cache);
+    let after = std::fs::metadata(&manifest).unwrap();
+    assert_eq!(after.ino(), before.ino(), "written over, not anew");
+    assert!(after.modified().unwrap() > before.modified().unwrap());
+    assert_ne!(std::fs::read(&manifest).unwrap(), old);
+    assert!(!aside.exists());
+    assert!(leakpress::manifest::verify(&public).unwrap().is_clean());
+
+    // Linked from elsewhere (a backup made with hard links): the other name keeps its bytes.
+    let backup = work.path().join("MANIFEST.backup");
+    std::fs::hard_link(&manifest, &backup).unwrap();
+    let old = std::fs::read(&manifest).unwrap();
+    append(&bulletin, "And another.");
+    build_cached_in_place(archive.path(), &public, &cache);
+    assert_eq!(std::fs::read(&backup).unwrap(), old);
+    assert_ne!(std::fs::read(&manifest).unwrap(), old);
+    assert!(!aside.exists());
+    assert!(leakpress::manifest::verify(&public).unwrap().is_clean());
+}
+
+#[test]
 fn a_published_original_replaced_in_the_output_is_published_again() {
     use std::os::unix::fs::MetadataExt;
     let archive = common::copy_archive(&common::sample_root());
