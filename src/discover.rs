@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::error::{Error, Result, ResultExt};
 use crate::report::{Fate, Report};
 use crate::slug::slugify;
+use crate::stamps::Stamp;
 
 /// The file in an agency folder that describes the agency.
 pub const AGENCY_FILE: &str = "_agency.yaml";
@@ -40,6 +41,10 @@ pub struct SourceFile {
     pub agency: String,
     /// Size in bytes.
     pub size: u64,
+    /// What the file's metadata said when it was found (`None` where the platform gives no
+    /// stamp): the incremental cache vouches for an unchanged file with it, and a published
+    /// original is recognised by it, each without asking the file system again.
+    pub stamp: Option<Stamp>,
     /// Lower-cased extension without the dot; empty when there is none.
     pub extension: String,
     /// A `<file>.yaml` sidecar beside it, if any.
@@ -115,7 +120,8 @@ pub fn discover(content_dir: &Path, config: &Config, report: &mut Report) -> Res
     let excluded = exclude_set(&config.exclude)?;
     let mut discovery = Discovery::default();
     let mut agency_slugs: BTreeMap<String, String> = BTreeMap::new(); // folder -> slug
-    let mut files: Vec<(String, PathBuf, u64)> = Vec::new();
+    // (site path, where to read it, size, stamp)
+    let mut files: Vec<(String, PathBuf, u64, Option<Stamp>)> = Vec::new();
 
     let mut walker = WalkDir::new(&content_root)
         .follow_links(false)
@@ -161,11 +167,11 @@ pub fn discover(content_dir: &Path, config: &Config, report: &mut Report) -> Res
             continue;
         }
 
-        let (path, size) = if file_type.is_symlink() {
+        let (path, meta) = if file_type.is_symlink() {
             match resolve_link(entry.path(), &content_root) {
                 Ok(target) if target.is_file() => {
-                    let size = target.metadata().map(|m| m.len()).unwrap_or(0);
-                    (target, size)
+                    let meta = target.metadata().ok();
+                    (target, meta)
                 }
                 Ok(_) => {
                     report.skip(&rel, "symbolic link to a folder: not followed");
@@ -183,10 +189,7 @@ pub fn discover(content_dir: &Path, config: &Config, report: &mut Report) -> Res
             }
             continue;
         } else {
-            (
-                entry.path().to_path_buf(),
-                entry.metadata().map(|m| m.len()).unwrap_or(0),
-            )
+            (entry.path().to_path_buf(), entry.metadata().ok())
         };
 
         if entry.depth() == 1 {
@@ -209,7 +212,8 @@ pub fn discover(content_dir: &Path, config: &Config, report: &mut Report) -> Res
             }
             continue;
         }
-        files.push((rel, path, size));
+        let size = meta.as_ref().map_or(0, |m| m.len());
+        files.push((rel, path, size, meta.as_ref().and_then(Stamp::of)));
     }
 
     // Agency slugs: unique, deterministic (folders are visited in sorted order).
@@ -231,11 +235,11 @@ pub fn discover(content_dir: &Path, config: &Config, report: &mut Report) -> Res
 
     let all_paths: BTreeMap<&str, &PathBuf> = files
         .iter()
-        .map(|(rel, path, _)| (rel.as_str(), path))
+        .map(|(rel, path, ..)| (rel.as_str(), path))
         .collect();
     let mut agency_meta: BTreeMap<String, AgencyMeta> = BTreeMap::new();
     let mut sources = Vec::new();
-    for (rel, path, size) in &files {
+    for (rel, path, size, stamp) in &files {
         let (folder, rest) = rel.split_once('/').unwrap_or((rel.as_str(), ""));
         let agency = agency_slugs
             .get(folder)
@@ -300,6 +304,7 @@ pub fn discover(content_dir: &Path, config: &Config, report: &mut Report) -> Res
             size: *size,
             extension,
             sidecar,
+            stamp: *stamp,
         });
     }
 

@@ -47,7 +47,7 @@ use cache::Cache;
 use discover::SourceFile;
 use document::{Body, BodyIdentity, BodySpill, Document, LazyBody, SpilledBody, excerpt};
 use extract::{ExtractContext, Extractor, Metadata};
-use stamps::{SourceStamps, Stamp};
+use stamps::SourceStamps;
 
 /// Sitemaps hold at most this many URLs each (the protocol's limit).
 const SITEMAP_LIMIT: usize = 50_000;
@@ -468,13 +468,9 @@ fn extract_one(
     stamps: &SourceStamps,
 ) -> (Document, Body, Option<StoredBody>) {
     let mut warnings = Vec::new();
-    // Taken before the file is read, so a change while it is read moves the stamp; without
-    // a cache there is no table to keep it in.
-    let stamp = cache
-        .is_enabled()
-        .then(|| std::fs::metadata(&source.abs_path).ok())
-        .flatten()
-        .and_then(|meta| Stamp::of(&meta));
+    // Taken when the file was found, before it is read, so a change while it is read moves
+    // the stamp; without a cache there is no table to keep it in.
+    let stamp = source.stamp.filter(|_| cache.is_enabled());
     let vouched = stamp.and_then(|stamp| stamps.known(&source.rel_path, &stamp));
     // A file its stamp vouches for is read only if the cache no longer holds its extraction.
     let read = vouched
@@ -821,6 +817,7 @@ fn render_intro(path: &std::path::Path, config: &Config, report: &mut Report) ->
         size: bytes.len() as u64,
         extension: "md".to_owned(),
         sidecar: None,
+        stamp: None,
     };
     let ctx = ExtractContext {
         source: &source,
@@ -981,6 +978,7 @@ mod tests {
             size: markdown.len() as u64,
             extension: "md".to_owned(),
             sidecar: None,
+            stamp: None,
         };
         let config = Config::default();
         let extractors = extract::registry();

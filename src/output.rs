@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
 use crate::error::{Error, Result, ResultExt};
+use crate::stamps::Stamp;
 
 /// Hex SHA-256 of some bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -289,14 +290,27 @@ impl Output {
     }
 
     /// Publishes an input file unchanged, hard-linked where the file system allows, else
-    /// copied. `sha256` is the file's known hash.
-    pub fn copy_file(&self, path: &str, from: &Path, sha256: &str) -> Result<()> {
+    /// copied. `sha256` is the file's known hash; `stamp`, its metadata when it was found, if
+    /// known, saves asking again whether the output still links to it.
+    pub fn copy_file(
+        &self,
+        path: &str,
+        from: &Path,
+        sha256: &str,
+        stamp: Option<&Stamp>,
+    ) -> Result<()> {
         let digest = digest_of_hex(sha256)
             .ok_or_else(|| Error::Other(format!("{path}: {sha256:?} is not a SHA-256 in hex")))?;
         match &self.backend {
             Backend::Disk(disk) => {
                 let target = disk.dir.join(path);
-                if !self.already_holds(disk, path, &digest, &target, Expected::Original(from)) {
+                if !self.already_holds(
+                    disk,
+                    path,
+                    &digest,
+                    &target,
+                    Expected::Original(from, stamp),
+                ) {
                     disk.prepare(&target)?;
                     if std::fs::hard_link(from, &target).is_err() {
                         std::fs::copy(from, &target).with_path(from)?;
@@ -462,18 +476,26 @@ impl Disk {
         }
         let len = match expected {
             Expected::Bytes(bytes) => bytes.len() as u64,
-            Expected::Original(from) => match std::fs::metadata(from) {
-                Ok(input) if same_file(&meta, &input) => return true,
-                Ok(input) => input.len(),
-                Err(_) => return false,
-            },
+            Expected::Original(from, stamp) => {
+                let input = match stamp {
+                    Some(stamp) => (stamp.file_id(), stamp.size()),
+                    None => match std::fs::metadata(from) {
+                        Ok(input) => (file_id(&input), input.len()),
+                        Err(_) => return false,
+                    },
+                };
+                match input {
+                    (Some(id), _) if file_id(&meta) == Some(id) => return true,
+                    (_, len) => len,
+                }
+            }
         };
         meta.len() == len
             && ((!is_shared(&meta) && self.untouched(&meta)) || {
                 compared.fetch_add(1, Ordering::Relaxed);
                 match expected {
                     Expected::Bytes(bytes) => std::fs::read(target).is_ok_and(|old| old == bytes),
-                    Expected::Original(_) => sha256_file(target)
+                    Expected::Original(..) => sha256_file(target)
                         .ok()
                         .and_then(|hex| digest_of_hex(&hex))
                         .is_some_and(|found| &found == digest),
@@ -579,19 +601,20 @@ enum Expected<'a> {
     /// Bytes this build generated.
     Bytes(&'a [u8]),
     /// An input file published unchanged.
-    Original(&'a Path),
+    Original(&'a Path, Option<&'a Stamp>),
 }
 
-/// Whether two metadata describe one file (a published original hard-linked to its input).
+/// Which file metadata describes (device and inode), to recognise a published original
+/// hard-linked to its input; `None` where the platform does not say.
 #[cfg(unix)]
-fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+fn file_id(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    (a.dev(), a.ino()) == (b.dev(), b.ino())
+    Some((meta.dev(), meta.ino()))
 }
 
 #[cfg(not(unix))]
-fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
-    false
+fn file_id(_: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
 }
 
 /// Whether the file has other names (a published original linked to its input).

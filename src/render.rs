@@ -911,7 +911,12 @@ impl<'a> Renderer<'a> {
         if let Some(original) = &doc.original_url
             && original.starts_with(&doc.url)
         {
-            out.copy_file(original, &doc.source.abs_path, &doc.sha256)?;
+            out.copy_file(
+                original,
+                &doc.source.abs_path,
+                &doc.sha256,
+                doc.source.stamp.as_ref(),
+            )?;
         }
         for file in derived {
             out.write(&format!("{}{}", doc.url, file.name), &file.bytes)?;

@@ -73,6 +73,16 @@ impl Stamp {
         })
     }
 
+    /// The file's device and inode.
+    pub fn file_id(&self) -> Option<(u64, u64)> {
+        Some((self.device, self.inode))
+    }
+
+    /// The file's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// Without an inode change time no stamp vouches for a file: every file is read.
     #[cfg(not(unix))]
     pub fn of(_: &std::fs::Metadata) -> Option<Stamp> {

@@ -431,6 +431,7 @@ mod tests {
             size: bytes.len() as u64,
             extension: "md".to_owned(),
             sidecar: None,
+            stamp: None,
         };
         let config = crate::config::Config::default();
         let ctx = ExtractContext {
