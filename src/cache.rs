@@ -44,7 +44,7 @@ use crate::error::{Error, Result, ResultExt};
 /// The stamp file: names the cache format and the fingerprint its entries were made under.
 const STAMP_FILE: &str = "leakpress-cache";
 /// Format of the stamp, the index and the records; bump when any of them changes.
-const FORMAT: &str = "leakpress-cache v3";
+const FORMAT: &str = "leakpress-cache v4";
 /// Written so backup and archiving tools skip the folder (<https://bford.info/cachedir/>).
 const CACHEDIR_TAG: &str = "CACHEDIR.TAG";
 const CACHEDIR_TAG_BODY: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
@@ -60,11 +60,59 @@ const INDEX_MAGIC: &[u8] = b"LPCI3\n";
 /// An index entry: key digest (32), pack number (u32), offset (u64), record length (u32).
 const INDEX_ENTRY: usize = 48;
 /// First bytes of a record, then the key digest (32), the stored length (u32 LE), the
-/// SHA-256 of the stored bytes (32), and the stored bytes: the payload as one zstd frame (an
+/// SHA-256 of the stored bytes (32), and the stored bytes: the payload compressed (an
 /// extraction record holds a body's HTML and its text; 50,000 of them took 2.0 GB
-/// uncompressed).
-const RECORD_MAGIC: &[u8] = b"LPR3";
+/// uncompressed), see [`seal`].
+const RECORD_MAGIC: &[u8] = b"LPR4";
 const RECORD_HEADER: usize = 4 + 32 + 4 + 32;
+/// The first stored byte of a record whose payload follows as one zstd frame.
+const SEALED_ZSTD: u8 = 0;
+/// The first stored byte of a record whose payload follows as an LZ4 block, its length first.
+const SEALED_LZ4: u8 = 1;
+/// Payloads shorter than this are stored as LZ4. Most entries are a document's extraction
+/// record without its body (a Markdown body is made again from its file): about 1.5 KB,
+/// for which zstd spends most of its time setting up its tables. A rebuild reads every one
+/// of them; at 50,000 documents zstd took a quarter of the extract stage.
+const SMALL_PAYLOAD: usize = 16 << 10;
+
+/// The bytes a record stores for `payload`: a tag, then the payload compressed, by zstd
+/// (which shrinks a body's HTML and text the most) or, when it is small, by LZ4.
+fn seal(payload: &[u8]) -> std::io::Result<Vec<u8>> {
+    if payload.len() < SMALL_PAYLOAD {
+        let mut stored = vec![SEALED_LZ4];
+        stored.extend_from_slice(&lz4_flex::compress_prepend_size(payload));
+        Ok(stored)
+    } else {
+        let frame = crate::spill::compress(payload)?;
+        let mut stored = Vec::with_capacity(frame.len() + 1);
+        stored.push(SEALED_ZSTD);
+        stored.extend_from_slice(&frame);
+        Ok(stored)
+    }
+}
+
+/// The payload of bytes [`seal`] made; an error if they are damaged.
+fn unseal(stored: &[u8]) -> std::io::Result<Vec<u8>> {
+    let damaged = || std::io::Error::new(std::io::ErrorKind::InvalidData, "cache record damaged");
+    match stored.split_first() {
+        Some((&SEALED_ZSTD, frame)) => crate::spill::decompress(frame),
+        Some((&SEALED_LZ4, block)) => {
+            // Only small payloads are stored so: a larger length is damage, not a size to
+            // allocate.
+            let (len, block) = block.split_first_chunk::<4>().ok_or_else(damaged)?;
+            let len = u32::from_le_bytes(*len) as usize;
+            if len >= SMALL_PAYLOAD {
+                return Err(damaged());
+            }
+            lz4_flex::decompress(block, len)
+                .ok()
+                .filter(|payload| payload.len() == len)
+                .ok_or_else(damaged)
+        }
+        _ => Err(damaged()),
+    }
+}
+
 /// Where the pack being written sits in [`Location::pack`].
 const NEW_PACK: u32 = u32::MAX;
 
@@ -294,7 +342,7 @@ impl Cache {
 
     /// [`Cache::get`], and where the entry lies, for [`Cache::read`].
     fn fetch(&self, namespace: &str, key: &str) -> Option<(Vec<u8>, EntryRef)> {
-        self.fetch_with(namespace, key, |frame| crate::spill::decompress(frame).ok())
+        self.fetch_with(namespace, key, |stored| unseal(stored).ok())
     }
 
     /// Where the entry under `namespace`/`key` lies, for a later [`Cache::read`], if it is
@@ -352,7 +400,7 @@ impl Cache {
         let frame = verify(&record, None).ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::InvalidData, "cache record damaged")
         })?;
-        crate::spill::decompress(frame)
+        unseal(frame)
     }
 
     /// Stores `payload` under `namespace`/`key`. A failure to write only costs the next build
@@ -363,7 +411,7 @@ impl Cache {
             return Ok(None);
         };
         let digest = key_digest(namespace, key);
-        let frame = crate::spill::compress(payload)
+        let frame = seal(payload)
             .map_err(|err| Error::Other(format!("cannot compress a cache entry: {err}")))?;
         let len = u32::try_from(frame.len())
             .map_err(|_| Error::Other("a cache entry over 4 GB is not kept".to_owned()))?;
@@ -1013,17 +1061,22 @@ mod tests {
 
     #[test]
     fn entries_are_stored_compressed() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(dir.path(), "fp").unwrap();
-        let payload = "<p>the same leaked memo, again and again</p>".repeat(2_000);
-        cache.put("extract", &k("big"), payload.as_bytes()).unwrap();
-        cache.commit().unwrap();
-        let stored = std::fs::metadata(only_pack(dir.path())).unwrap().len();
-        assert!(stored * 10 < payload.len() as u64, "{stored} bytes stored");
-        assert_eq!(
-            cache.get("extract", &k("big")).as_deref(),
-            Some(payload.as_bytes())
-        );
+        // Past SMALL_PAYLOAD (zstd) and below it (LZ4).
+        for copies in [2_000, 200] {
+            let dir = tempfile::tempdir().unwrap();
+            let cache = Cache::open(dir.path(), "fp").unwrap();
+            let payload = "<p>the same leaked memo, again and again</p>".repeat(copies);
+            cache
+                .put("extract", &k("memo"), payload.as_bytes())
+                .unwrap();
+            cache.commit().unwrap();
+            let stored = std::fs::metadata(only_pack(dir.path())).unwrap().len();
+            assert!(stored * 10 < payload.len() as u64, "{stored} bytes stored");
+            assert_eq!(
+                cache.get("extract", &k("memo")).as_deref(),
+                Some(payload.as_bytes())
+            );
+        }
     }
 
     #[test]
@@ -1049,12 +1102,29 @@ mod tests {
             ("misplaced", Box::new(|b, at| b[at + 4] ^= 1)),
             ("length", Box::new(|b, at| b[at + 36] ^= 1)),
             (
-                // Checksummed, but not a zstd frame: the checksum alone would pass it.
+                // Checksummed, but not compressed bytes: the checksum alone would pass it.
                 "resealed",
                 Box::new(|b, at| {
                     let frame = &mut b[at + RECORD_HEADER..];
                     frame.fill(b'z');
                     let sum = Sha256::digest(&*frame);
+                    b[at + 40..at + 72].copy_from_slice(&sum);
+                }),
+            ),
+            (
+                // Tagged as LZ4, with a length no small payload has, or garbled.
+                "resealed as LZ4",
+                Box::new(|b, at| {
+                    b[at + RECORD_HEADER + 1..].fill(b'z');
+                    let sum = Sha256::digest(&b[at + RECORD_HEADER..]);
+                    b[at + 40..at + 72].copy_from_slice(&sum);
+                }),
+            ),
+            (
+                "garbled LZ4",
+                Box::new(|b, at| {
+                    b[at + RECORD_HEADER + 5..].fill(0xff);
+                    let sum = Sha256::digest(&b[at + RECORD_HEADER..]);
                     b[at + 40..at + 72].copy_from_slice(&sum);
                 }),
             ),

@@ -58,7 +58,7 @@ fn assert_same_site(a: &Build, b: &Build, what: &str) {
     assert!(differing.is_empty(), "{what}: files differ: {differing:?}");
 }
 
-/// The cache's pack files and where each record in them starts (records begin with `LPR3`;
+/// The cache's pack files and where each record in them starts (records begin with `LPR4`;
 /// a compressed frame could hold those bytes too, so only the first few are trusted).
 fn packs(cache: &Path) -> Vec<(std::path::PathBuf, Vec<usize>)> {
     let mut found: Vec<_> = std::fs::read_dir(cache.join("packs"))
@@ -70,7 +70,7 @@ fn packs(cache: &Path) -> Vec<(std::path::PathBuf, Vec<usize>)> {
             let starts = bytes
                 .windows(4)
                 .enumerate()
-                .filter(|(_, w)| *w == b"LPR3")
+                .filter(|(_, w)| *w == b"LPR4")
                 .map(|(i, _)| i)
                 .collect();
             (p, starts)
