@@ -367,10 +367,12 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     // The ledger names every file (530,000 at 500,000 records): rendered where it lies, as a
     // copy would cost a path and a digest a file.
     let manifest_text = out.with_ledger(manifest::render);
+    // The manifest goes last: its time vouches that every folder holds what it lists.
+    out.remove_stale()?;
     out.write_manifest(manifest_text.as_bytes())?;
     drop(manifest_text);
+    report.summary.output = out.stats();
     let files_written = out.with_ledger(|ledger| ledger.len());
-    report.summary.output = out.remove_stale()?;
     timer.lap("finish");
 
     for doc in &docs {

@@ -469,6 +469,60 @@ fn rebuilding_in_place_touches_only_what_changed_and_equals_a_clean_build() {
 }
 
 #[test]
+fn strays_deep_in_the_output_and_a_deleted_documents_folder_are_removed() {
+    let archive = common::copy_archive(&common::sample_root());
+    let out = tempfile::tempdir().unwrap();
+    let public = out.path().join("public");
+    build_to_disk(archive.path(), &public);
+    let agency = public.join("lakeshore-sheriff");
+    let page_folder = agency.join("2020-06-02-mutual-aid-request");
+    assert!(page_folder.join("index.html").is_file());
+    let deleted_folder = agency.join("2016-05-deputy-recruitment-drive");
+    assert!(deleted_folder.join("index.html").is_file());
+
+    // A file put in a document's folder, a folder put in an agency's, a file put in a
+    // folder of that folder; and two documents deleted, one in another agency, whose
+    // folders nothing touches: only the previous manifest says they are there.
+    std::fs::write(page_folder.join("stray.txt"), "x").unwrap();
+    std::fs::create_dir_all(agency.join("stray/deeper")).unwrap();
+    std::fs::write(agency.join("stray/deeper/page.html"), "x").unwrap();
+    let deleted = archive
+        .path()
+        .join("content/lakeshore-sheriff/2016-05-deputy-recruitment-drive.md");
+    std::fs::remove_file(&deleted).unwrap();
+    let elsewhere = public.join("coastal-joint-terrorism/2016-06-nightclub-security-advisory");
+    assert!(elsewhere.join("index.html").is_file());
+    std::fs::remove_file(
+        archive
+            .path()
+            .join("content/coastal-joint-terrorism/2016-06-nightclub-security-advisory.md"),
+    )
+    .unwrap();
+    let stats = build_to_disk(archive.path(), &public);
+
+    let clean_dir = out.path().join("clean");
+    build_to_disk(archive.path(), &clean_dir);
+    assert_same_tree(&public, &clean_dir, "after strays and a deletion");
+    let folders = |dir: &Path| -> Vec<std::path::PathBuf> {
+        walkdir::WalkDir::new(dir)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_dir())
+            .map(|e| e.path().strip_prefix(dir).unwrap().to_path_buf())
+            .collect()
+    };
+    assert_eq!(folders(&public), folders(&clean_dir));
+    assert!(!agency.join("stray").exists());
+    assert!(!deleted_folder.exists());
+    assert!(!elsewhere.exists());
+    assert!(
+        stats.removed >= 4,
+        "the two strays and the deleted pages: {stats:?}"
+    );
+}
+
+#[test]
 fn a_build_that_stopped_half_way_is_not_trusted() {
     let archive = common::copy_archive(&common::sample_root());
     let out = tempfile::tempdir().unwrap();
