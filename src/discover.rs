@@ -122,7 +122,7 @@ pub fn discover(content_dir: &Path, config: &Config, report: &mut Report) -> Res
     let mut discovery = Discovery::default();
     let mut agency_slugs: BTreeMap<String, String> = BTreeMap::new(); // folder -> slug
     // (site path, where to read it, size and stamp once known)
-    let mut files: Vec<(String, PathBuf, Option<(u64, Option<Stamp>)>)> = Vec::new();
+    let mut files: Vec<(String, PathBuf, Option<Facts>)> = Vec::new();
 
     let mut walker = WalkDir::new(&content_root)
         .follow_links(false)
@@ -329,8 +329,11 @@ pub fn discover(content_dir: &Path, config: &Config, report: &mut Report) -> Res
     Ok(discovery)
 }
 
+/// A file's size and stamp.
+type Facts = (u64, Option<Stamp>);
+
 /// A file's size and stamp, from its metadata if it could be read.
-fn facts_of(meta: Option<&std::fs::Metadata>) -> (u64, Option<Stamp>) {
+fn facts_of(meta: Option<&std::fs::Metadata>) -> Facts {
     (meta.map_or(0, |m| m.len()), meta.and_then(Stamp::of))
 }
 
