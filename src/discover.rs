@@ -215,8 +215,8 @@ pub fn discover(content_dir: &Path, config: &Config, report: &mut Report) -> Res
         }
         files.push((rel, path, meta));
     }
-    // The walk lists; the files' metadata is asked for after it, in parallel: one call a
-    // file, most of the walk's time when it was asked for one file after another.
+    // The walk only lists; the files' metadata (one call a file, made one after another
+    // during the walk before) is asked for after it, in parallel.
     files.par_iter_mut().for_each(|(_, path, facts)| {
         if facts.is_none() {
             *facts = Some(facts_of(std::fs::symlink_metadata(path).ok().as_ref()));

@@ -75,7 +75,7 @@ pub const BUILDING_MARKER: &str = ".leakpress-building";
 /// Where the previous build's manifest waits while a build writes into its folder (no
 /// longer under its name, as for [`BUILDING_MARKER`]): the new manifest is written over it
 /// (see [`Output::write_manifest`]). A build that stops half way leaves it, and the next
-/// one removes it with the other files it did not write.
+/// one writes its manifest over it all the same.
 pub const PREVIOUS_MANIFEST: &str = ".leakpress-manifest.previous";
 
 /// Counts of what a disk output did with each file.
@@ -228,7 +228,7 @@ impl Output {
     /// Writes the manifest ([`crate::manifest::MANIFEST_FILE`]). On disk it is written over
     /// the previous build's, set aside by [`Output::disk`], rewriting only the stretches that
     /// differ: a one-edit rebuild changes a few of its lines, and writing all of it again
-    /// (17 MB at 50,000 documents) took a third of the last stage.
+    /// (17 MB at 50,000 documents) cost 0.14 s of CPU in a profile of such a rebuild.
     pub fn write_manifest(&self, bytes: &[u8]) -> Result<()> {
         let path = crate::manifest::MANIFEST_FILE;
         let Backend::Disk(disk) = &self.backend else {
