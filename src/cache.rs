@@ -70,9 +70,10 @@ const SEALED_ZSTD: u8 = 0;
 /// The first stored byte of a record whose payload follows as an LZ4 block, its length first.
 const SEALED_LZ4: u8 = 1;
 /// Payloads shorter than this are stored as LZ4. Most entries are a document's extraction
-/// record without its body (a Markdown body is made again from its file): about 1.5 KB,
-/// for which zstd spends most of its time setting up its tables. A rebuild reads every one
-/// of them; at 50,000 documents zstd took a quarter of the extract stage.
+/// record without its body (a Markdown body is made again from its file), a few hundred
+/// bytes compressed, for which zstd spends most of its time setting up its tables. A
+/// rebuild reads every one of them; at 50,000 documents zstd's functions were a fifth of
+/// the extract stage's profile samples.
 const SMALL_PAYLOAD: usize = 16 << 10;
 
 /// The bytes a record stores for `payload`: a tag, then the payload compressed, by zstd
