@@ -256,6 +256,9 @@ fn build_once(options: &BuildOptions, args: &BuildArgs) -> Result<Report> {
         }
     };
     let report = leakpress::build(options, &out, &progress).context("build failed")?;
+    // The output's lists of files (this build's and the previous manifest's, a path and a
+    // digest each) are freed while the report is written.
+    std::thread::spawn(move || drop(out));
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -30,10 +30,15 @@ pub fn render(ledger: &BTreeMap<String, Digest256>) -> String {
 /// Reads a manifest into path → SHA-256, skipping lines that are not `<sha256>  <path>` (an
 /// earlier build's manifest only tells a rebuild what it may leave alone).
 pub fn parse(text: &str) -> std::collections::HashMap<String, Digest256> {
-    text.lines()
-        .filter_map(parse_line)
-        .filter_map(|(sha, path)| Some((path.to_owned(), digest_of_hex(sha)?)))
-        .collect()
+    // Sized up front: growing it moved every path about once more (a fifth of the parse).
+    let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    let mut map = std::collections::HashMap::with_capacity(lines);
+    map.extend(
+        text.lines()
+            .filter_map(parse_line)
+            .filter_map(|(sha, path)| Some((path.to_owned(), digest_of_hex(sha)?))),
+    );
+    map
 }
 
 fn parse_line(line: &str) -> Option<(&str, &str)> {

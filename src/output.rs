@@ -59,13 +59,69 @@ struct Disk {
     /// What the previous build's manifest says each file holds. A file whose new hash
     /// matches is compared byte for byte before it is left alone, so a file edited by hand
     /// since is still rewritten.
-    previous: std::sync::RwLock<HashMap<String, Digest256>>,
+    previous: PreviousManifest,
     /// When the previous build wrote its manifest, its last file: a file whose inode change
     /// time (ctime) and modification time are both earlier is as that build left it (see
     /// [`Output::reuse`]).
     previous_end: Option<FileTimes>,
     /// Folders known to exist, so each is created once rather than checked per file.
     made: Mutex<HashSet<PathBuf>>,
+}
+
+/// The previous build's manifest as path → digest, parsed on a thread of its own while the
+/// build starts: nothing asks for it before the first file is published, and parsing its
+/// 150,000 lines at 50,000 documents took a rebuild's first 0.1 s, on one core.
+#[derive(Default)]
+struct PreviousManifest {
+    parsing: Mutex<Option<std::thread::JoinHandle<ManifestMap>>>,
+    parsed: std::sync::OnceLock<std::sync::RwLock<ManifestMap>>,
+}
+
+type ManifestMap = HashMap<String, Digest256>;
+
+impl PreviousManifest {
+    /// Starts parsing `text` (at once, here, if no thread can be had).
+    fn parse(text: String) -> PreviousManifest {
+        let text = std::sync::Arc::new(text);
+        let theirs = std::sync::Arc::clone(&text);
+        let parsed = std::sync::OnceLock::new();
+        let spawned = std::thread::Builder::new()
+            .name("manifest".to_owned())
+            .spawn(move || crate::manifest::parse(&theirs));
+        let parsing = match spawned {
+            Ok(parsing) => Some(parsing),
+            Err(_) => {
+                let map = crate::manifest::parse(&text);
+                parsed.get_or_init(|| std::sync::RwLock::new(map));
+                None
+            }
+        };
+        PreviousManifest {
+            parsing: Mutex::new(parsing),
+            parsed,
+        }
+    }
+
+    /// The parsed manifest, waited for the first time.
+    fn get(&self) -> &std::sync::RwLock<ManifestMap> {
+        self.parsed.get_or_init(|| {
+            let parsing = lock(&self.parsing).take();
+            let map = parsing.map_or_else(ManifestMap::new, |parsing| {
+                parsing
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
+            std::sync::RwLock::new(map)
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, ManifestMap> {
+        self.get().read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, ManifestMap> {
+        self.get().write().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Present while a build writes into a folder: the old manifest is gone, so a build that
@@ -110,14 +166,14 @@ impl Output {
     pub fn disk(dir: &Path) -> Result<Output> {
         let manifest = dir.join(crate::manifest::MANIFEST_FILE);
         let marker = dir.join(BUILDING_MARKER);
-        let mut previous = HashMap::new();
+        let mut previous = PreviousManifest::default();
         let mut previous_end = None;
         if dir.exists() {
             let is_empty = std::fs::read_dir(dir).with_path(dir)?.next().is_none();
             if !is_empty {
                 if manifest.exists() {
                     let text = std::fs::read_to_string(&manifest).with_path(&manifest)?;
-                    previous = crate::manifest::parse(&text);
+                    previous = PreviousManifest::parse(text);
                     previous_end = std::fs::metadata(&manifest)
                         .ok()
                         .and_then(|meta| file_times(&meta));
@@ -137,7 +193,7 @@ impl Output {
         std::fs::write(&marker, b"").with_path(&marker)?;
         Ok(Output::with(Backend::Disk(Disk {
             dir: dir.to_path_buf(),
-            previous: std::sync::RwLock::new(previous),
+            previous,
             previous_end,
             made: Mutex::default(),
         })))
@@ -355,7 +411,7 @@ impl Output {
         let Backend::Disk(disk) = &self.backend else {
             return false;
         };
-        let mut previous = disk.previous.write().unwrap_or_else(|e| e.into_inner());
+        let mut previous = disk.previous.write();
         let mut folders: Vec<&str> = previous
             .keys()
             .filter_map(|path| {
@@ -406,7 +462,7 @@ impl Output {
             return Ok(self.stats());
         };
         let ledger = lock(&self.ledger);
-        let previous = disk.previous.read().unwrap_or_else(|e| e.into_inner());
+        let previous = disk.previous.read();
         // Folders that hold a file of this build, as site paths ("" for the output's own
         // folder).
         let folders = folders_of(ledger.keys());
@@ -498,8 +554,7 @@ impl Output {
 
 impl Disk {
     fn previous_digest(&self, path: &str) -> Option<Digest256> {
-        let previous = self.previous.read().unwrap_or_else(|e| e.into_inner());
-        previous.get(path).copied()
+        self.previous.read().get(path).copied()
     }
 
     /// Whether a file last changed before the previous build finished. Equal times are not
