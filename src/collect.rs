@@ -9,6 +9,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use rayon::prelude::*;
+
 use crate::discover::AgencyFolder;
 use crate::document::Document;
 use crate::slug::slugify;
@@ -71,42 +73,56 @@ pub struct Collection {
 /// Assigns slugs and URLs (with warnings for clashes) and publishes each distinct original
 /// once. `docs` must be in id order.
 pub fn assign_urls(docs: &mut [Document]) {
-    let mut taken: HashMap<String, usize> = HashMap::new();
-    for doc in docs.iter_mut() {
-        let base = match &doc.slug {
-            slug if !slug.is_empty() => slugify(slug),
-            _ => default_slug(doc),
-        };
-        let base = if RESERVED_IN_AGENCY.contains(&base.as_str()) {
-            format!("{base}-doc")
-        } else {
-            base
-        };
+    // Slugs and file names are worked out in parallel; only claiming them is serial.
+    let names: Vec<(String, String)> = docs
+        .par_iter()
+        .map(|doc| {
+            let base = match &doc.slug {
+                slug if !slug.is_empty() => slugify(slug),
+                _ => default_slug(doc),
+            };
+            let base = if RESERVED_IN_AGENCY.contains(&base.as_str()) {
+                format!("{base}-doc")
+            } else {
+                base
+            };
+            (base, original_file_name(doc))
+        })
+        .collect();
+    let mut taken: HashMap<String, usize> = HashMap::with_capacity(docs.len());
+    for (doc, (base, _)) in docs.iter_mut().zip(&names) {
+        let agency = doc.agency();
         let mut slug = base.clone();
+        let mut key = format!("{agency}/{slug}");
         let mut n = 2;
-        while taken.contains_key(&format!("{}/{slug}", doc.agency())) {
+        while taken.contains_key(&key) {
             slug = format!("{base}-{n}");
+            key = format!("{agency}/{slug}");
             n += 1;
         }
-        if slug != base {
-            let first = taken[&format!("{}/{base}", doc.agency())];
+        if slug != *base {
+            let first = taken[&format!("{agency}/{base}")];
             doc.warnings.push(format!(
-                "URL {}/{base}/ is taken by document #{first}: published at {}/{slug}/ instead",
-                doc.agency(),
-                doc.agency()
+                "URL {agency}/{base}/ is taken by document #{first}: published at {agency}/{slug}/ instead"
             ));
         }
-        taken.insert(format!("{}/{slug}", doc.agency()), doc.id);
-        doc.url = format!("{}/{slug}/", doc.agency());
+        doc.url = format!("{key}/");
+        taken.insert(key, doc.id);
         doc.slug = slug;
     }
     // Identical originals are stored once, beside the first page (in path order) that has one.
-    let mut first_with_hash: HashMap<String, String> = HashMap::new();
-    for doc in docs.iter_mut() {
-        let url = first_with_hash
-            .entry(doc.sha256.clone())
-            .or_insert_with(|| format!("{}{}", doc.url, original_file_name(doc)))
-            .clone();
+    let mut first_with_hash: HashMap<&str, usize> = HashMap::with_capacity(docs.len());
+    let first: Vec<usize> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, doc)| *first_with_hash.entry(doc.sha256.as_str()).or_insert(i))
+        .collect();
+    drop(first_with_hash);
+    let urls: Vec<String> = first
+        .par_iter()
+        .map(|&i| format!("{}{}", docs[i].url, names[i].1))
+        .collect();
+    for (doc, url) in docs.iter_mut().zip(urls) {
         doc.original_url = Some(url);
     }
 }
@@ -144,19 +160,28 @@ pub fn original_file_name(doc: &Document) -> String {
 
 /// Groups documents into agencies and browse terms.
 pub fn collect(docs: &[Document], folders: &[AgencyFolder]) -> Collection {
-    let mut newest: Vec<usize> = (0..docs.len()).collect();
-    newest.sort_by(|&a, &b| Document::newest_first(&docs[a], &docs[b]));
+    // Three independent passes, side by side: this stage is serial but for them.
+    let ((newest, duplicates), threads) = rayon::join(
+        || rayon::join(|| newest_first(docs), || duplicates(docs)),
+        || mail_threads(docs),
+    );
 
     let mut by_agency: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     let mut tags: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
     let mut years: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
     let mut kinds: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    // A tag's slug once per distinct tag, not once per document that has it.
+    let mut tag_slugs: HashMap<&str, String> = HashMap::new();
     for &id in &newest {
         let doc = &docs[id];
         by_agency.entry(doc.agency()).or_default().push(id);
         for tag in &doc.tags {
+            let slug = tag_slugs
+                .entry(tag.as_str())
+                .or_insert_with(|| slugify(tag))
+                .clone();
             let entry = tags
-                .entry(slugify(tag))
+                .entry(slug)
                 .or_insert_with(|| (tag.clone(), Vec::new()));
             if entry.1.last() != Some(&id) {
                 entry.1.push(id);
@@ -185,17 +210,6 @@ pub fn collect(docs: &[Document], folders: &[AgencyFolder]) -> Collection {
         })
         .collect();
 
-    let mut by_hash: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for doc in docs {
-        by_hash.entry(&doc.sha256).or_default().push(doc.id);
-    }
-    let mut duplicates = HashMap::new();
-    for ids in by_hash.values().filter(|ids| ids.len() > 1) {
-        for &id in ids {
-            duplicates.insert(id, ids.iter().copied().filter(|&o| o != id).collect());
-        }
-    }
-
     Collection {
         agencies,
         tags: tags
@@ -221,8 +235,32 @@ pub fn collect(docs: &[Document], folders: &[AgencyFolder]) -> Collection {
             .collect(),
         newest,
         duplicates,
-        threads: mail_threads(docs),
+        threads,
     }
+}
+
+/// Every document id, newest first.
+fn newest_first(docs: &[Document]) -> Vec<usize> {
+    let mut newest: Vec<usize> = (0..docs.len()).collect();
+    newest.par_sort_by(|&a, &b| Document::newest_first(&docs[a], &docs[b]));
+    newest
+}
+
+/// For each document with identical files elsewhere: their ids, in id order.
+fn duplicates(docs: &[Document]) -> HashMap<usize, Vec<usize>> {
+    let mut by_hash: Vec<(&str, usize)> = docs.iter().map(|d| (d.sha256.as_str(), d.id)).collect();
+    by_hash.par_sort_unstable();
+    let mut duplicates = HashMap::new();
+    for same in by_hash
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|same| same.len() > 1)
+    {
+        for &(_, id) in same {
+            let others = same.iter().map(|&(_, other)| other).filter(|&o| o != id);
+            duplicates.insert(id, others.collect());
+        }
+    }
+    duplicates
 }
 
 /// Groups emails into threads: messages linked by `In-Reply-To`/`References` to another's

@@ -145,47 +145,27 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
         })
         .collect::<Result<_>>()?;
     let (mut docs, mut parked): (Vec<Document>, Vec<Parked>) = extracted.into_iter().unzip();
-    if cache.is_enabled()
-        && let Some(table) = stamps.changed()
-        && let Err(err) = cache.put(stamps::NAMESPACE, SourceStamps::cache_key(), &table)
-    {
-        report.warn(".", format!("source stamps not cached: {err}"));
-    }
     (report.summary.sources_read, report.summary.sources_vouched) = stamps.counts();
-    drop(stamps);
     timer.lap("extract");
 
-    // URLs must be fixed before anything links to a document.
-    collect::assign_urls(&mut docs);
-    // Tables are indexed (streaming) once URLs are fixed, since records link to documents;
-    // the pass names table documents, so it runs before collect sorts them by title.
-    // The table pass indexes bodies by document id but only touches table documents, so
-    // it gets a slice just long enough for the last of them.
-    let held_len = parked
-        .iter()
-        .rposition(|p| matches!(p, Parked::Held(_)))
-        .map_or(0, |i| i + 1);
-    let mut held_bodies: Vec<Body> = parked[..held_len]
-        .iter_mut()
-        .map(|p| match p {
-            Parked::Held(body) => std::mem::take(body),
-            Parked::Spilled(_) | Parked::Cached { .. } | Parked::Remade { .. } => Body::default(),
-        })
-        .collect();
-    let tables = tables::index(
-        &options.root,
-        &options.content_dir(),
-        &discovery.agencies,
-        &mut docs,
-        &mut held_bodies,
-    )?;
-    for (slot, body) in parked.iter_mut().zip(held_bodies) {
-        if let Parked::Held(held) = slot {
-            *held = body;
-        }
+    // The stamps are stored while the (serial) collection runs.
+    let (stamps_stored, collected) = rayon::join(
+        || {
+            if !cache.is_enabled() {
+                return None;
+            }
+            let table = stamps.changed()?;
+            cache
+                .put(stamps::NAMESPACE, SourceStamps::cache_key(), &table)
+                .err()
+        },
+        || collect_stage(options, &discovery, &mut docs, &mut parked),
+    );
+    if let Some(err) = stamps_stored {
+        report.warn(".", format!("source stamps not cached: {err}"));
     }
-    let mut collection = collect::collect(&docs, &discovery.agencies);
-    tables.apply_agency_info(&mut collection.agencies, &discovery.agencies);
+    drop(stamps);
+    let (tables, collection) = collected?;
     timer.lap("collect");
 
     let mut renderer = render::Renderer::new(&theme, &config, options)?;
@@ -313,10 +293,6 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     for (id, warnings) in page_errors {
         docs[id].warnings.extend(warnings);
     }
-    let listing_pages = renderer.listings(out, &docs, &collection)?;
-    for asset in theme.assets.values() {
-        out.write(&asset.path, &asset.bytes)?;
-    }
     out.forget_folders();
     timer.lap("render");
 
@@ -337,8 +313,21 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     }
     timer.lap("records");
 
+    // Listings are written while the index assembles: it reads its previous snapshot on
+    // one thread at a time for long stretches, which left a core idle for a fifth of a
+    // one-edit rebuild's index stage.
+    let (listing_pages, search) = rayon::join(
+        || -> Result<usize> {
+            let pages = renderer.listings(out, &docs, &collection)?;
+            for asset in theme.assets.values() {
+                out.write(&asset.path, &asset.bytes)?;
+            }
+            Ok(pages)
+        },
+        || search.finish(out, &docs, &collection.agencies),
+    );
+    let (listing_pages, search) = (listing_pages?, search?);
     // The search page names the manifest, so it renders once the index is written.
-    let search = search.finish(out, &docs, &collection.agencies)?;
     if let Some(warning) = search.warning {
         report.warn(".", warning);
     }
@@ -347,30 +336,55 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     report.summary.snapshot_blocks_copied = search.blocks.copied;
     report.summary.snapshot_blocks_whole = search.blocks.whole;
     renderer.search_page(out, &search.manifest)?;
-    if let Some(table) = renderer
-        .page_table()
-        .and_then(page_cache::PageTable::changed)
-    {
-        let stored = cache.put(
-            page_cache::NAMESPACE,
-            page_cache::PageTable::cache_key(),
-            &table,
-        );
-        if let Err(err) = stored {
-            report.warn(".", format!("page table not cached: {err}"));
-        }
-    }
     (report.summary.pages_rendered, report.summary.pages_reused) = renderer.page_counts();
     timer.lap("index");
 
-    write_sitemaps(out, &config, &mut report)?;
-    // The ledger names every file (530,000 at 500,000 records): rendered where it lies, as a
-    // copy would cost a path and a digest a file.
-    let manifest_text = out.with_ledger(manifest::render);
-    // The manifest goes last: its time vouches that every folder holds what it lists.
-    out.remove_stale()?;
-    out.write_manifest(manifest_text.as_bytes())?;
-    drop(manifest_text);
+    // What is left is mostly serial; its two halves run side by side: the cache (the page
+    // table, then the commit) and the output's last files.
+    let page_table = renderer
+        .page_table()
+        .and_then(page_cache::PageTable::changed);
+    let mut sitemap_report = Report::default();
+    let (cached, finished) = rayon::join(
+        || {
+            let table = page_table.map(|table| {
+                cache
+                    .put(
+                        page_cache::NAMESPACE,
+                        page_cache::PageTable::cache_key(),
+                        &table,
+                    )
+                    .map(drop)
+                    .map_err(|err| format!("page table not cached: {err}"))
+            });
+            // Only after the last lookup: what this build did not use is garbage now.
+            let commit = cache
+                .commit()
+                .map_err(|err| format!("incremental cache not saved: {err}"));
+            (table, commit)
+        },
+        || -> Result<()> {
+            write_sitemaps(out, &config, &mut sitemap_report)?;
+            // The ledger names every file (530,000 at 500,000 records): rendered where it
+            // lies, as a copy would cost a path and a digest a file.
+            let manifest_text = out.with_ledger(manifest::render);
+            // The manifest goes last: its time vouches that every folder holds what it lists.
+            out.remove_stale()?;
+            out.write_manifest(manifest_text.as_bytes())
+        },
+    );
+    finished?;
+    report.warnings.extend(sitemap_report.warnings);
+    if cache.is_enabled() {
+        let (table, commit) = cached;
+        for err in [table.and_then(Result::err), commit.err()]
+            .into_iter()
+            .flatten()
+        {
+            report.warn(".", err);
+        }
+        report.summary.cache = Some(cache.stats());
+    }
     report.summary.output = out.stats();
     let files_written = out.with_ledger(|ledger| ledger.len());
     timer.lap("finish");
@@ -401,15 +415,51 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     report.summary.stage_peak_bytes = timer.peaks;
     report.summary.search_seconds = search_clock.seconds();
     report.summary.bodies_read = bodies_read.into_inner();
-    if cache.is_enabled() {
-        // Only after the last lookup: what this build did not use is garbage now.
-        if let Err(err) = cache.commit() {
-            report.warn(".", format!("incremental cache not saved: {err}"));
-        }
-        report.summary.cache = Some(cache.stats());
-    }
     report.finish();
+    // A few allocations a document and a page, freed on both cores.
+    rayon::join(|| drop(docs), || drop(renderer));
     Ok(report)
+}
+
+/// URLs, the table pass and the collection: what rendering needs of every document first.
+fn collect_stage(
+    options: &BuildOptions,
+    discovery: &discover::Discovery,
+    docs: &mut [Document],
+    parked: &mut [Parked],
+) -> Result<(tables::TableSet, collect::Collection)> {
+    // URLs must be fixed before anything links to a document.
+    collect::assign_urls(docs);
+    // Tables are indexed (streaming) once URLs are fixed, since records link to documents;
+    // the pass names table documents, so it runs before collect sorts them by title.
+    // The table pass indexes bodies by document id but only touches table documents, so
+    // it gets a slice just long enough for the last of them.
+    let held_len = parked
+        .iter()
+        .rposition(|p| matches!(p, Parked::Held(_)))
+        .map_or(0, |i| i + 1);
+    let mut held_bodies: Vec<Body> = parked[..held_len]
+        .iter_mut()
+        .map(|p| match p {
+            Parked::Held(body) => std::mem::take(body),
+            Parked::Spilled(_) | Parked::Cached { .. } | Parked::Remade { .. } => Body::default(),
+        })
+        .collect();
+    let tables = tables::index(
+        &options.root,
+        &options.content_dir(),
+        &discovery.agencies,
+        docs,
+        &mut held_bodies,
+    )?;
+    for (slot, body) in parked.iter_mut().zip(held_bodies) {
+        if let Parked::Held(held) = slot {
+            *held = body;
+        }
+    }
+    let mut collection = collect::collect(docs, &discovery.agencies);
+    tables.apply_agency_info(&mut collection.agencies, &discovery.agencies);
+    Ok((tables, collection))
 }
 
 /// Where a document's body waits between extraction and its page.
