@@ -313,6 +313,7 @@ fn build_in_pool(options: &BuildOptions, out: &Output, progress: Progress<'_>) -
     }
     timer.lap("records");
 
+    search.release_memos();
     // Listings are written while the index assembles: it reads its previous snapshot on
     // one thread at a time for long stretches, which left a core idle for a fifth of a
     // one-edit rebuild's index stage.
