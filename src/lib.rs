@@ -2,9 +2,11 @@
 //!
 //! [`build`] runs the pipeline, one module per stage, in this order:
 //! [`discover`] → [`extract`] → [`collect`] → [`render`] → finish (feeds, sitemap, [`manifest`],
-//! build [`report`]). Extraction and rendering run in parallel (rayon); every other stage is
-//! serial and cheap. Output is deterministic: same input, config and version give the same
-//! bytes, whatever the thread count.
+//! build [`report`]). Extraction and rendering run in parallel (rayon); the other stages are
+//! cheap, and their serial parts run beside other work where none depends on the other (the
+//! listings beside the search index, the cache's last writes beside the output's). Output is
+//! deterministic: same input, config and version give the same bytes, whatever the thread
+//! count.
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod cache;
