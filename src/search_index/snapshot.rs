@@ -1027,8 +1027,8 @@ enum Numbers {
 /// term's end unless the answer is [`Numbers::Moved`]. After a one-document edit, only the
 /// numbers up to that document's are read, and only they: the numbers' gaps come before
 /// the postings' other fields, where walking the postings themselves to an edited
-/// document's number (14,000 of 50,000 in the benchmark corpus) took 4.5% of a one-edit
-/// rebuild's CPU. Postings past the stop are not checked: the file's CRC-32, checked at
+/// document's number (14,000 of 50,000 in the benchmark corpus) took 3.5% of a one-edit
+/// rebuild's CPU samples. Postings past the stop are not checked: the file's CRC-32, checked at
 /// load, stands for them.
 fn numbers(
     r: &mut Cursor<'_>,
