@@ -101,6 +101,50 @@ impl DocDate {
         None
     }
 
+    /// A PDF's document-information date (`D:20200531143000-05'00'`, ISO 32000 7.9.4: the
+    /// `D:` and everything after the day optional). `None` for less than a full day, as
+    /// producers write a bare year or `D:` alone for "unknown", and for anything else.
+    pub fn parse_pdf(text: &str) -> Option<DocDate> {
+        let text = text.trim();
+        let text = text.strip_prefix("D:").unwrap_or(text);
+        let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+        if !(8..=14).contains(&digits) || digits % 2 != 0 {
+            return None;
+        }
+        let (stamp, zone) = text.split_at(digits);
+        let two = |at: usize| -> Option<u32> {
+            match stamp.get(at..at + 2) {
+                Some(field) => field.parse().ok(),
+                None => Some(0),
+            }
+        };
+        let date = NaiveDate::from_ymd_opt(stamp[..4].parse().ok()?, two(4)?, two(6)?)?;
+        if digits == 8 {
+            return Some(DocDate::day(date));
+        }
+        let local = date.and_time(NaiveTime::from_hms_opt(two(8)?, two(10)?, two(12)?)?);
+        // A zone (`Z`, or `+HH'mm'` with the minutes and apostrophes optional) makes it UTC,
+        // as [`DocDate::parse`] does; without one, or with one that does not read, it is
+        // taken as written.
+        let offset_minutes = match zone.as_bytes().first() {
+            Some(&sign @ (b'+' | b'-')) => {
+                let digits: String = zone[1..].chars().filter(|&c| c != '\'').collect();
+                let part = |at: usize| digits.get(at..at + 2).and_then(|p| p.parse::<i64>().ok());
+                match (part(0), part(2).unwrap_or(0)) {
+                    (Some(hours @ 0..=23), minutes @ 0..=59) => {
+                        let minutes = hours * 60 + minutes;
+                        if sign == b'-' { -minutes } else { minutes }
+                    }
+                    _ => 0,
+                }
+            }
+            _ => 0,
+        };
+        Some(DocDate::with_time(
+            local - chrono::Duration::minutes(offset_minutes),
+        ))
+    }
+
     /// A date-and-time; midnight exactly (as database exports write dates) counts as no time.
     fn with_time(datetime: NaiveDateTime) -> DocDate {
         let has_time = datetime.time() != NaiveTime::MIN;
@@ -233,6 +277,43 @@ mod tests {
         assert!(DocDate::parse("last Tuesday").is_none());
         assert!(DocDate::parse("2020-13-45").is_none());
         assert!(DocDate::parse("").is_none());
+    }
+
+    #[test]
+    fn reads_pdf_dates() {
+        let pdf = |text: &str| {
+            DocDate::parse_pdf(text).map(|d| {
+                let shown = d.datetime.format("%Y-%m-%d %H:%M:%S").to_string();
+                (shown, d.has_time)
+            })
+        };
+        let at = |shown: &str, has_time| Some((shown.to_owned(), has_time));
+        assert_eq!(
+            pdf("D:20200531143000-05'00'"),
+            at("2020-05-31 19:30:00", true)
+        );
+        assert_eq!(
+            pdf("D:20200531143000+0530"),
+            at("2020-05-31 09:00:00", true)
+        );
+        assert_eq!(pdf("D:20200531143000Z"), at("2020-05-31 14:30:00", true));
+        assert_eq!(pdf("20200531143000"), at("2020-05-31 14:30:00", true));
+        assert_eq!(pdf("D:202005311430"), at("2020-05-31 14:30:00", true));
+        assert_eq!(pdf("D:20200531"), at("2020-05-31 00:00:00", false));
+        assert_eq!(pdf(" D:20200601000000 "), at("2020-06-01 00:00:00", false));
+        // Less than a day, a month or hour out of range, an odd digit count, or no date.
+        for text in [
+            "D:2020",
+            "D:202005",
+            "D:20201331",
+            "D:20200531250000",
+            "D:202005311",
+            "D:",
+            "",
+            "Sunday",
+        ] {
+            assert_eq!(pdf(text), None, "{text:?}");
+        }
     }
 
     #[test]

@@ -67,6 +67,9 @@ fn pdf_text_page_count_and_title() {
         "{html}"
     );
     assert!(html.contains("2019 Annual Threat Assessment"));
+    // Its document information's creation date, 09:15 at UTC-7.
+    assert!(html.contains("14 March 2019, 16:15"), "{html}");
+    assert!(html.contains("2019-03-14T16:15:00Z"), "{html}");
     assert!(
         html.contains(">Pages<") && html.contains(">2<"),
         "page count fact"
@@ -93,6 +96,8 @@ fn sidecar_metadata_overrides_what_the_pdf_says() {
     assert!(html.contains("Title from the sidecar"), "{html}");
     assert!(!html.contains("<title>Title inside the PDF"));
     assert!(html.contains("2019-04-01"));
+    // The PDF's own creation date (2015-01-01) gives way to the sidecar's too.
+    assert!(!html.contains("2015"), "{html}");
     assert!(html.contains("FOIA release 12"));
     assert!(html.contains("Sidecar report text"));
     assert!(site.has("tags/sidecar/index.html"));

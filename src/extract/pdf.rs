@@ -22,6 +22,7 @@ use std::time::Duration;
 use unicode_normalization::UnicodeNormalization;
 
 use super::{ExtractContext, Extracted, Extractor, escape_html};
+use crate::dates::DocDate;
 use crate::discover::SourceFile;
 
 /// How long one PDF may take before it is published without text.
@@ -66,6 +67,7 @@ impl Extractor for PdfExtractor {
         if let Some(title) = parsed.title {
             extracted.meta.title = Some(title);
         }
+        extracted.meta.date = parsed.date.as_deref().and_then(DocDate::parse_pdf);
         let text: String = parsed.text.nfkc().collect();
         let text = tidy(&text);
         if parsed.truncated {
@@ -108,6 +110,8 @@ struct Parsed {
     pages: Option<usize>,
     encrypted: bool,
     title: Option<String>,
+    /// The document information's creation date, as written.
+    date: Option<String>,
     text: String,
     truncated: bool,
     /// Why there is no (or only part of the) text.
@@ -399,6 +403,7 @@ fn parse(bytes: &[u8]) -> Parsed {
     }
     parsed.pages = Some(doc.get_pages().len());
     parsed.title = info_title(&doc);
+    parsed.date = info_text(&doc, b"CreationDate");
     let mut sink = CappedText::default();
     let result = {
         let mut output = pdf_extract::PlainTextOutput::new(&mut sink as &mut dyn std::io::Write);
@@ -414,19 +419,23 @@ fn parse(bytes: &[u8]) -> Parsed {
     parsed
 }
 
-/// The document-information title, when it is real text.
-fn info_title(doc: &pdf_extract::Document) -> Option<String> {
+/// A text entry of the document information dictionary.
+fn info_text(doc: &pdf_extract::Document, key: &[u8]) -> Option<String> {
     let info = doc.trailer.get(b"Info").ok()?;
     let info = match info {
         pdf_extract::Object::Reference(id) => doc.get_dictionary(*id).ok()?,
         pdf_extract::Object::Dictionary(dict) => dict,
         _ => return None,
     };
-    let title = match info.get(b"Title").ok()? {
-        pdf_extract::Object::String(bytes, _) => decode_pdf_string(bytes),
-        _ => return None,
-    };
-    let title: String = title
+    match info.get(key).ok()? {
+        pdf_extract::Object::String(bytes, _) => Some(decode_pdf_string(bytes)),
+        _ => None,
+    }
+}
+
+/// The document-information title, when it is real text.
+fn info_title(doc: &pdf_extract::Document) -> Option<String> {
+    let title: String = info_text(doc, b"Title")?
         .nfkc()
         .collect::<String>()
         .split_whitespace()
@@ -511,6 +520,31 @@ mod tests {
         let parsed = parse_bounded(b"%PDF-1.4\n1 0 obj <<".to_vec(), Duration::from_secs(10));
         assert!(parsed.problem.is_some());
         assert!(parsed.text.is_empty());
+    }
+
+    #[test]
+    fn reads_title_and_creation_date_from_the_document_information() {
+        let bytes =
+            include_bytes!("../../tests/fixtures/hostile/content/hostile-agency/docs/report.pdf");
+        let parsed = parse_bounded(bytes.to_vec(), Duration::from_secs(10));
+        assert_eq!(parsed.problem, None);
+        assert!(
+            parsed.text.contains("Sidecar report text"),
+            "{:?}",
+            parsed.text
+        );
+        assert_eq!(parsed.title.as_deref(), Some("Title inside the PDF"));
+        assert_eq!(parsed.date.as_deref(), Some("D:20150101120000Z"));
+        let date = parsed.date.as_deref().and_then(DocDate::parse_pdf).unwrap();
+        assert_eq!(date.view().rfc3339, "2015-01-01T12:00:00Z");
+
+        // No document information at all.
+        let bytes = include_bytes!(
+            "../../content/mesa-county-das-office/memos/2018-05-discovery-obligations.pdf"
+        );
+        let parsed = parse_bounded(bytes.to_vec(), Duration::from_secs(10));
+        assert!(parsed.text.contains("MEMORANDUM"), "{:?}", parsed.text);
+        assert_eq!((parsed.title, parsed.date), (None, None));
     }
 
     #[test]
