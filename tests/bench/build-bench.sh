@@ -43,10 +43,15 @@ hugo_site="$work/hugo-$docs"
 rm -rf "$hugo_site"
 mkdir -p "$hugo_site/layouts/_default"
 ln -s "$corpus/content" "$hugo_site/content"
-cat > "$hugo_site/hugo.toml" <<'TOML'
+# Hugo refuses HTML content files and has no page for mail, PDFs or tables: in a mixed corpus
+# it renders the Markdown share alone.
+ignore='[]'
+if [ "$mix" != 0 ]; then ignore="['\\.(eml|html|txt|pdf|docx|csv|png|dat)\$']"; fi
+cat > "$hugo_site/hugo.toml" <<TOML
 baseURL = "https://bench.example.org/"
 title = "Generated leak"
 disableKinds = ["RSS"]
+ignoreFiles = $ignore
 [pagination]
   pagerSize = 50
 [taxonomies]
