@@ -296,6 +296,12 @@ mod tests {
             pdf("D:20200531143000+0530"),
             at("2020-05-31 09:00:00", true)
         );
+        assert_eq!(pdf("D:20200531143000+05'"), at("2020-05-31 09:30:00", true));
+        // A zone that does not read is left out, as a missing one is.
+        assert_eq!(
+            pdf("D:20200531143000+99'00'"),
+            at("2020-05-31 14:30:00", true)
+        );
         assert_eq!(pdf("D:20200531143000Z"), at("2020-05-31 14:30:00", true));
         assert_eq!(pdf("20200531143000"), at("2020-05-31 14:30:00", true));
         assert_eq!(pdf("D:202005311430"), at("2020-05-31 14:30:00", true));
