@@ -118,7 +118,12 @@ impl DocDate {
                 None => Some(0),
             }
         };
-        let date = NaiveDate::from_ymd_opt(stamp[..4].parse().ok()?, two(4)?, two(6)?)?;
+        // As in [`DocDate::parse`]: a year before 1000 is a placeholder, not a date.
+        let year: i32 = stamp[..4].parse().ok()?;
+        if year < 1000 {
+            return None;
+        }
+        let date = NaiveDate::from_ymd_opt(year, two(4)?, two(6)?)?;
         if digits == 8 {
             return Some(DocDate::day(date));
         }
@@ -307,11 +312,12 @@ mod tests {
         assert_eq!(pdf("D:202005311430"), at("2020-05-31 14:30:00", true));
         assert_eq!(pdf("D:20200531"), at("2020-05-31 00:00:00", false));
         assert_eq!(pdf(" D:20200601000000 "), at("2020-06-01 00:00:00", false));
-        // Less than a day, a month or hour out of range, an odd digit count, or no date.
+        // Less than a day, a month, hour or year out of range, an odd digit count, no date.
         for text in [
             "D:2020",
             "D:202005",
             "D:20201331",
+            "D:00000101000000Z",
             "D:20200531250000",
             "D:202005311",
             "D:",
