@@ -69,7 +69,8 @@ HTML
 
 # Pages the kernel reclaimed in the context of a process that wanted memory (direct reclaim),
 # machine-wide: time spent so counts as the measured program's system time.
-direct_reclaim() { awk '$1 == "pgsteal_direct" { print $2 }' /proc/vmstat 2>/dev/null || echo 0; }
+# 0 where the kernel does not count it (no /proc/vmstat, or no such line).
+direct_reclaim() { awk '$1 == "pgsteal_direct" { n = $2 } END { print n + 0 }' /proc/vmstat 2>/dev/null || echo 0; }
 
 measure() { # name, command… → "wall cpu rss_kb"
   local name=$1; shift
